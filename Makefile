@@ -1,0 +1,114 @@
+# Tollgate — build, run, test.  See README.md.
+CC       ?= cc
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SANITIZE ?= 0
+
+PKGS      := fcgi libpq json-c libcurl openssl libjwt libcrypt
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral -Iinclude $(PKG_CFLAGS) \
+           -DTOLLGATE_VERSION='"$(VERSION)"' -DTOLLGATE_DATADIR='"$(PREFIX)/share/tollgate"'
+LDLIBS  += $(PKG_LIBS)
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+BUILD   := build/san
+else
+BUILD   := build/rel
+endif
+
+SRCS     := $(sort $(wildcard src/*/*.c))
+MAIN_SRC := src/server/main.c
+LIB_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out $(MAIN_SRC),$(SRCS)))
+MAIN_OBJ := $(BUILD)/server/main.o
+LIB      := $(BUILD)/libtollgate.a
+BIN      := bin/tollgate
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
+INTEG_COMMON := tests/integration/itest.c
+INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(INTEG_SRCS))
+
+.PHONY: all deps run up down test check unit integration browser bench install clean lint tests-build
+
+all: $(BIN)
+
+$(BUILD)/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(LIB)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS) $(CHECK_LIBS)
+
+$(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_COMMON) tests/integration/itest.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/integration -o $@ $< $(INTEG_COMMON) $(LIB) $(LDLIBS) $(CHECK_LIBS)
+
+tests-build: $(BIN) $(UNIT_BINS) $(INTEG_BINS)
+
+deps:
+	@scripts/install-deps
+
+# Foreground dev stack: PostgreSQL + nginx + tollgate under var/, Ctrl-C stops all.
+run: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@scripts/devstack run
+
+up: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@scripts/devstack up
+
+down:
+	@scripts/devstack down
+
+test check: deps
+	@$(MAKE) --no-print-directory tests-build
+	@scripts/run-tests $(BUILD)
+
+unit: tests-build
+	@scripts/run-tests $(BUILD) unit
+
+integration: tests-build
+	@scripts/run-tests $(BUILD) integration
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@scripts/bench
+
+lint:
+	@! grep -nE '(^|[^_a-z])(sprintf|vsprintf|strcpy|strcat|gets|atoi)[[:space:]]*\(' $(SRCS) include/tollgate/*.h \
+	  || (echo "lint: banned call" >&2; false)
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tollgate/sql \
+	  $(DESTDIR)$(PREFIX)/share/tollgate/static $(DESTDIR)$(PREFIX)/share/tollgate/templates \
+	  $(DESTDIR)$(PREFIX)/share/doc/tollgate/examples
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/tollgate
+	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/tollgate/sql/
+	cp -R static/. $(DESTDIR)$(PREFIX)/share/tollgate/static/
+	cp -R conf/templates/. $(DESTDIR)$(PREFIX)/share/tollgate/templates/
+	install -m 0644 conf/tollgate.conf.example conf/tollgate.service nginx/tollgate.conf \
+	  $(DESTDIR)$(PREFIX)/share/doc/tollgate/examples/
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,35 @@
+/* crypto.h — random bytes, hashes, HMAC, constant-time compare, base64url (OpenSSL underneath). */
+#ifndef TOLLGATE_CRYPTO_H
+#define TOLLGATE_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+
+#define CRYPTO_SHA256_LEN 32
+#define CRYPTO_TOKEN_BYTES 32
+
+/* Fills buf with n cryptographically secure random bytes. Returns 0 or -1. */
+int crypto_random(void *buf, size_t n);
+void crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN]);
+/* Lower-case hex of SHA-256(data), 64 chars + NUL, in out. */
+void crypto_sha256_hex(const void *data, size_t len, char out[2 * CRYPTO_SHA256_LEN + 1]);
+int crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+		       uint8_t out[CRYPTO_SHA256_LEN]);
+/* Constant-time equality of two equal-length buffers (false when lengths differ). */
+bool crypto_equal(const void *a, size_t a_len, const void *b, size_t b_len);
+void crypto_hex(const uint8_t *in, size_t n, char *out /* 2n+1 */);
+
+/* base64url without padding. Returns arena string, or NULL. */
+char *b64url_encode(struct arena *a, const void *data, size_t len);
+/* Decodes base64url (padding optional). Returns 0 and fills out and out_len (arena memory), or -1. */
+int b64url_decode(struct arena *a, const char *s, size_t slen, uint8_t **out, size_t *out_len);
+
+/* A fresh opaque token: 32 random bytes, base64url (43 chars). Arena string, or NULL. */
+char *crypto_token(struct arena *a);
+/* The at-rest form of a token: hex SHA-256 of its text. */
+void crypto_token_hash(const char *token, char out[2 * CRYPTO_SHA256_LEN + 1]);
+
+#endif

@@ -1,0 +1,51 @@
+/* db.h — one PostgreSQL connection per process, prepared statements, transactions.
+ *
+ * Each area owns its SQL as a table (`enum` + `const char *const sql[]`, `$n` parameters) and
+ * describes it with a `struct db_stmts`. A statement is prepared on its first use on a
+ * connection and reused for the connection's life; a reconnect prepares again. */
+#ifndef TOLLGATE_DB_H
+#define TOLLGATE_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+struct arena;
+struct tg_config;
+
+struct db_stmts {
+	const char *area;          /* statement names are "<area>_<index>" */
+	const char *const *sql;
+	int count;
+};
+
+struct db;
+
+/* Creates the handle and tries to connect once. Returns TG_OK, TG_EUNAVAIL (handle still
+ * usable: later calls retry with backoff), or TG_ENOMEM. Caller closes. */
+int db_open(struct db **out, const struct tg_config *cfg);
+void db_close(struct db *db);
+/* Makes sure the connection is up, reconnecting (with backoff) when it is not.
+ * Returns TG_OK or TG_EUNAVAIL. */
+int db_ensure(struct db *db);
+/* Runs statement id of set with text parameters (NULL = SQL NULL).
+ * On TG_OK and out != NULL, *out is the result: freed when arena a resets (or by the caller
+ * with PQclear when a is NULL). Returns TG_OK, TG_ECONFLICT (unique violation),
+ * TG_EUNAVAIL (connection lost), TG_EDB (any other error, logged). */
+int db_exec(struct db *db, struct arena *a, const struct db_stmts *set, int id, int nparams,
+	    const char *const *params, PGresult **out);
+/* Transactions. begin/commit return TG_OK, TG_EUNAVAIL or TG_EDB; rollback never fails. */
+int db_begin(struct db *db);
+int db_commit(struct db *db);
+void db_rollback(struct db *db);
+bool db_in_transaction(const struct db *db);
+/* SQLSTATE of the last failed statement ("" when none). */
+const char *db_sqlstate(const struct db *db);
+/* The raw connection, for the migrations runner and LISTEN. May be NULL. */
+PGconn *db_conn(struct db *db);
+
+/* Result helpers: value of (row, col) or NULL when SQL NULL. */
+const char *db_value(const PGresult *r, int row, int col);
+bool db_bool(const PGresult *r, int row, int col);
+long long db_int(const PGresult *r, int row, int col);
+
+#endif

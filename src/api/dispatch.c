@@ -1,0 +1,132 @@
+/* dispatch.c — the one place where method, CORS, content type, body and auth are checked. */
+#include "handlers.h"
+#include "tollgate/arena.h"
+#include "tollgate/config.h"
+#include "tollgate/log.h"
+#include "tollgate/status.h"
+
+#include <string.h>
+
+void api_fail(struct http_res *res, struct http_req *req, int status)
+{
+	switch (status) {
+	case TG_EUNAVAIL:
+		http_res_header(res, req->arena, "Retry-After", "5");
+		http_res_problem(res, req, 503, "unavailable", "A dependency is unavailable; try again shortly.");
+		return;
+	case TG_ENOMEM:
+	default:
+		http_res_problem(res, req, 500, "internal", "Something went wrong on our side.");
+		return;
+	}
+}
+
+void api_no_store(struct http_res *res, struct http_req *req)
+{
+	http_res_header(res, req->arena, "Cache-Control", "no-store");
+}
+
+bool api_json_string(json_object *obj, const char *key, const char **out)
+{
+	json_object *v;
+	*out = NULL;
+	if (!json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null))
+		return true;
+	if (!json_object_is_type(v, json_type_string))
+		return false;
+	*out = json_object_get_string(v);
+	return true;
+}
+
+static void cors(struct app *app, struct http_req *req, struct http_res *res)
+{
+	if (!req->origin || !config_origin_allowed(app->cfg, req->origin))
+		return;
+	http_res_header(res, req->arena, "Access-Control-Allow-Origin", req->origin);
+	http_res_header(res, req->arena, "Access-Control-Allow-Credentials", "true");
+	http_res_header(res, req->arena, "Vary", "Origin");
+}
+
+static bool preflight(struct app *app, struct http_req *req, struct http_res *res)
+{
+	if (req->method != HTTP_OPTIONS)
+		return false;
+	const struct route *route;
+	unsigned allowed;
+	enum router_result rr = router_match(app->router, req, &route, &allowed);
+	if (rr == ROUTER_NOT_FOUND) {
+		http_res_problem(res, req, 404, "not_found", "No such endpoint.");
+		return true;
+	}
+	if (rr == ROUTER_FOUND)
+		allowed = route->methods;
+	const char *allow = router_allow_header(req->arena, allowed | HTTP_OPTIONS);
+	http_res_header(res, req->arena, "Allow", allow);
+	if (req->origin && config_origin_allowed(app->cfg, req->origin)) {
+		http_res_header(res, req->arena, "Access-Control-Allow-Methods", allow);
+		http_res_header(res, req->arena, "Access-Control-Allow-Headers",
+				"Authorization, Content-Type, X-Request-Id");
+		http_res_header(res, req->arena, "Access-Control-Max-Age", "600");
+	}
+	http_res_empty(res, 204);
+	return true;
+}
+
+static bool check_body(struct http_req *req, struct http_res *res, unsigned flags)
+{
+	if (!(flags & ROUTE_BODY) || (flags & ROUTE_RAW))
+		return true;
+	bool empty = req->body_len == 0;
+	if ((flags & ROUTE_BODY_OPTIONAL) && empty)
+		return true;
+	if (!http_req_is_json(req)) {
+		http_res_problem(res, req, 415, "unsupported_media_type", "Send the body as application/json.");
+		return false;
+	}
+	json_object *obj;
+	if (http_req_json(req, &obj) != TG_OK) {
+		http_res_problem(res, req, 400, "invalid_json", "The body is not a valid JSON object.");
+		return false;
+	}
+	return true;
+}
+
+void api_dispatch(struct app *app, struct http_req *req, struct http_res *res)
+{
+	cors(app, req, res);
+	if (preflight(app, req, res))
+		return;
+	const struct route *route = NULL;
+	unsigned allowed = 0;
+	switch (router_match(app->router, req, &route, &allowed)) {
+	case ROUTER_NOT_FOUND:
+		http_res_problem(res, req, 404, "not_found", "No such endpoint.");
+		return;
+	case ROUTER_METHOD_NOT_ALLOWED:
+		http_res_header(res, req->arena, "Allow", router_allow_header(req->arena, allowed));
+		http_res_problem(res, req, 405, "method_not_allowed", "This endpoint does not accept that method.");
+		return;
+	case ROUTER_FOUND:
+		break;
+	}
+	if (route->flags & (ROUTE_USER | ROUTE_ADMIN)) {
+		api_no_store(res, req);
+		int rc = api_authenticate(app, req);
+		if (rc == TG_EAUTH) {
+			http_res_header(res, req->arena, "WWW-Authenticate", "Bearer");
+			http_res_problem(res, req, 401, "unauthorized", "A valid access token is required.");
+			return;
+		}
+		if (rc != TG_OK) {
+			api_fail(res, req, rc);
+			return;
+		}
+		if ((route->flags & ROUTE_ADMIN) && (!req->user_role || strcmp(req->user_role, "admin"))) {
+			http_res_problem(res, req, 403, "forbidden", "This endpoint is for administrators.");
+			return;
+		}
+	}
+	if (!check_body(req, res, route->flags))
+		return;
+	route->handler(app, req, res);
+}

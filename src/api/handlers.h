@@ -1,0 +1,41 @@
+/* handlers.h — private to src/api: the route handlers and the helpers they share. */
+#ifndef TOLLGATE_API_HANDLERS_H
+#define TOLLGATE_API_HANDLERS_H
+
+#include "tollgate/app.h"
+#include "tollgate/http.h"
+#include "tollgate/router.h"
+
+#include <stdbool.h>
+
+#define HANDLER(name) void name(struct app *app, struct http_req *req, struct http_res *res)
+
+/* health.c */
+HANDLER(api_health);
+HANDLER(api_ready);
+
+/* accounts.c, sessions.c, profile.c */
+HANDLER(api_register);
+HANDLER(api_login);
+HANDLER(api_refresh);
+HANDLER(api_logout);
+HANDLER(api_logout_all);
+HANDLER(api_me);
+HANDLER(api_sessions_list);
+HANDLER(api_session_revoke);
+HANDLER(api_profile_update);
+HANDLER(api_change_password);
+HANDLER(api_delete_account);
+
+/* Authenticates the bearer token of req: sets req->user_id, session_id, user_role, principal.
+ * Returns TG_OK, TG_EAUTH or TG_EUNAVAIL/TG_EDB. */
+int api_authenticate(struct app *app, struct http_req *req);
+
+/* Answers a tg_status that is not a 4xx of the handler's own (503 for TG_EUNAVAIL, else 500). */
+void api_fail(struct http_res *res, struct http_req *req, int status);
+/* Reads an optional string member; true when present and a string (or absent: *out = NULL). */
+bool api_json_string(json_object *obj, const char *key, const char **out);
+/* Sets Cache-Control: no-store. */
+void api_no_store(struct http_res *res, struct http_req *req);
+
+#endif
