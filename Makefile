@@ -20,9 +20,10 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
-BUILD   := build/san
+BUILD   ?= build/san
+BIN     ?= $(BUILD)/tollgate
 else
-BUILD   := build/rel
+BUILD   ?= build/rel
 endif
 
 SRCS     := $(sort $(wildcard src/*/*.c))
@@ -30,7 +31,7 @@ MAIN_SRC := src/server/main.c
 LIB_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out $(MAIN_SRC),$(SRCS)))
 MAIN_OBJ := $(BUILD)/server/main.o
 LIB      := $(BUILD)/libtollgate.a
-BIN      := bin/tollgate
+BIN      ?= bin/tollgate  # the sanitizer build links $(BUILD)/tollgate instead
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
@@ -51,7 +52,7 @@ $(LIB): $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(BIN): $(MAIN_OBJ) $(LIB)
-	@mkdir -p bin
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(LDLIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) tests/unit/unit.h
@@ -70,28 +71,28 @@ deps:
 # Foreground dev stack: PostgreSQL + nginx + tollgate under var/, Ctrl-C stops all.
 run: deps
 	@$(MAKE) --no-print-directory $(BIN)
-	@scripts/devstack run
+	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/devstack run
 
 up: deps
 	@$(MAKE) --no-print-directory $(BIN)
-	@scripts/devstack up
+	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/devstack up
 
 down:
 	@scripts/devstack down
 
 test check: deps
 	@$(MAKE) --no-print-directory tests-build
-	@scripts/run-tests $(BUILD)
+	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD)
 
 unit: tests-build
-	@scripts/run-tests $(BUILD) unit
+	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD) unit
 
 integration: tests-build
-	@scripts/run-tests $(BUILD) integration
+	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD) integration
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN)
-	@scripts/bench
+	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/bench
 
 lint:
 	@! grep -nE '(^|[^_a-z])(sprintf|vsprintf|strcpy|strcat|gets|atoi)[[:space:]]*\(' $(SRCS) include/tollgate/*.h \

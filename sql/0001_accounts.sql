@@ -19,6 +19,12 @@ CREATE TABLE users (
 );
 CREATE INDEX users_created_at ON users (created_at);
 
+-- The plan a user's access is based on. Billing replaces this function; every user query
+-- calls it, so the plan stays one indexed lookup away.
+CREATE FUNCTION user_plan(p_user uuid) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT 'free'::text $$;
+
 CREATE TABLE sessions (
     id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     user_id       uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,

@@ -6,6 +6,9 @@
 #include "tollgate/http.h"
 #include "tollgate/router.h"
 
+#include "tollgate/account.h"
+#include "tollgate/token.h"
+
 #include <stdbool.h>
 
 #define HANDLER(name) void name(struct app *app, struct http_req *req, struct http_res *res)
@@ -27,9 +30,33 @@ HANDLER(api_profile_update);
 HANDLER(api_change_password);
 HANDLER(api_delete_account);
 
+struct password_hasher;
+struct account_user;
+struct account_tokens;
+
+/* Per-process state of the accounts routes. */
+struct auth_state {
+	struct password_hasher *hasher; /* created on first use: only password routes need it */
+	struct token_key *key;
+};
+
+/* The process's hasher, created on first use (NULL when out of memory). */
+struct password_hasher *api_hasher(struct app *app);
+/* Client address and user agent of req, for sessions and audit entries. */
+struct account_client api_client(const struct http_req *req);
+/* Answers with the token response of API.md (status 200 or 201), setting the refresh cookie
+ * in cookie mode or putting the refresh token in the body in body mode. */
+void api_send_tokens(struct app *app, struct http_req *req, struct http_res *res, int status,
+		     const struct account_user *u, const struct account_tokens *t, bool body_mode);
+/* Clears the refresh cookie. */
+void api_clear_refresh_cookie(struct http_res *res, struct http_req *req);
+
 /* Authenticates the bearer token of req: sets req->user_id, session_id, user_role, principal.
  * Returns TG_OK, TG_EAUTH or TG_EUNAVAIL/TG_EDB. */
 int api_authenticate(struct app *app, struct http_req *req);
+
+int api_auth_init(struct app *app);
+void api_auth_free(struct app *app);
 
 /* Answers a tg_status that is not a 4xx of the handler's own (503 for TG_EUNAVAIL, else 500). */
 void api_fail(struct http_res *res, struct http_req *req, int status);

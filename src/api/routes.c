@@ -5,23 +5,31 @@
 static const struct route routes[] = {
 	{HTTP_GET, "/api/health", ROUTE_PUBLIC, api_health},
 	{HTTP_GET, "/api/ready", ROUTE_PUBLIC, api_ready},
+
+	{HTTP_POST, "/api/auth/register", ROUTE_BODY, api_register},
+	{HTTP_POST, "/api/auth/login", ROUTE_BODY, api_login},
+	{HTTP_POST, "/api/auth/refresh", ROUTE_BODY | ROUTE_BODY_OPTIONAL, api_refresh},
+	{HTTP_POST, "/api/auth/logout", ROUTE_BODY | ROUTE_BODY_OPTIONAL, api_logout},
+	{HTTP_POST, "/api/auth/logout-all", ROUTE_USER, api_logout_all},
+	{HTTP_GET, "/api/auth/me", ROUTE_USER, api_me},
+	{HTTP_GET, "/api/auth/sessions", ROUTE_USER, api_sessions_list},
+	{HTTP_DELETE, "/api/auth/sessions/{id}", ROUTE_USER, api_session_revoke},
+	{HTTP_PATCH, "/api/profile", ROUTE_USER | ROUTE_BODY, api_profile_update},
+	{HTTP_POST, "/api/profile/change-password", ROUTE_USER | ROUTE_BODY, api_change_password},
+	{HTTP_POST, "/api/profile/delete-account", ROUTE_USER | ROUTE_BODY, api_delete_account},
 };
 
 int api_init(struct app *app)
 {
 	app->router = router_new(routes, sizeof(routes) / sizeof(routes[0]));
-	return app->router ? TG_OK : TG_ENOMEM;
+	if (!app->router)
+		return TG_ENOMEM;
+	return api_auth_init(app);
 }
 
 void api_free(struct app *app)
 {
+	api_auth_free(app);
 	router_free(app->router);
 	app->router = NULL;
-}
-
-int api_authenticate(struct app *app, struct http_req *req)
-{
-	(void)app;
-	(void)req;
-	return TG_EAUTH;
 }

@@ -1,0 +1,92 @@
+/* account.h — users: registration, login, profile, password change, deletion.
+ *
+ * Every function takes the worker's db and the request arena; strings it returns live in
+ * that arena. Each state change writes its audit_log entry in the same statement. */
+#ifndef TOLLGATE_ACCOUNT_H
+#define TOLLGATE_ACCOUNT_H
+
+#include <json.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+struct arena;
+struct db;
+
+/* The User object of API.md. */
+struct account_user {
+	const char *id, *email, *name, *role, *plan, *created_at;
+	bool email_verified, mfa_enabled;
+};
+
+/* Where a request came from, recorded on sessions and audit entries. */
+struct account_client {
+	const char *ip, *user_agent;
+};
+
+/* What a new or refreshed session hands back to the client. */
+struct account_tokens {
+	const char *session_id;
+	const char *refresh_token; /* plaintext, only here; the database keeps its hash */
+};
+
+/* Trims and lower-cases email into arena memory; NULL when it does not look like an address
+ * or is longer than 254 characters. */
+char *account_normalize_email(struct arena *a, const char *email);
+/* Validates a display name (at most 100 characters, no control characters). */
+bool account_name_valid(const char *name);
+/* User fields starting at column col0 of row. The 8 columns of ACCOUNT_USER_COLUMNS. */
+void account_user_from_row(const PGresult *r, int row, int col0, struct account_user *u);
+/* A new User JSON object (caller owns it). */
+json_object *account_user_json(const struct account_user *u);
+
+/* Whether registration is open (the settings table; the config can close it too). */
+int account_registration_open(struct db *db, bool *open);
+/* Creates the user and its first session. TG_ECONFLICT when the email is taken. */
+int account_register(struct db *db, struct arena *a, const char *email, const char *name, const char *hash,
+		     int refresh_ttl, const struct account_client *cl, struct account_user *u,
+		     struct account_tokens *t);
+
+struct account_login {
+	bool found;              /* the email belongs to a user */
+	bool suspended;
+	const char *password_hash;
+	int locked_seconds;      /* > 0: throttled for this many more seconds */
+	struct account_user user;
+};
+/* Looks up email for a login (one query: user + throttle state). */
+int account_login_lookup(struct db *db, struct arena *a, const char *email, struct account_login *out);
+
+struct account_throttle {
+	int max_failures, window, lockout_base, lockout_max; /* seconds */
+};
+/* Records a failed password check for email (user_id may be NULL) and audits it. */
+int account_login_failed(struct db *db, struct arena *a, const char *email, const char *user_id,
+			 const struct account_throttle *th, const struct account_client *cl);
+/* Clears the throttle, stores new_hash when not NULL (upgrade), creates a session, audits. */
+int account_login_succeeded(struct db *db, struct arena *a, const char *user_id, const char *email,
+			    const char *new_hash, int refresh_ttl, const struct account_client *cl,
+			    struct account_tokens *t);
+
+/* The stored hash and email of a user (for password re-checks). TG_ENOTFOUND when gone. */
+int account_password_of(struct db *db, struct arena *a, const char *user_id, const char **hash,
+			const char **email);
+/* Sets a new name; fills u. */
+int account_update_name(struct db *db, struct arena *a, const char *user_id, const char *name,
+			const struct account_client *cl, struct account_user *u);
+/* Stores a new hash and revokes every session but keep_session_id; audits. */
+int account_change_password(struct db *db, struct arena *a, const char *user_id, const char *hash,
+			    const char *keep_session_id, const struct account_client *cl);
+/* Deletes the user and everything they own; the audit entry stays. */
+int account_delete(struct db *db, struct arena *a, const char *user_id, const struct account_client *cl);
+/* Creates a verified user with role (for the CLI). TG_ECONFLICT when the email is taken. */
+int account_create(struct db *db, struct arena *a, const char *email, const char *name, const char *hash,
+		   const char *role, const char **id);
+
+/* Fixed-window rate limit on key: *retry_after > 0 when over limit per window seconds. */
+int account_rate_limit(struct db *db, struct arena *a, const char *key, int limit, int window,
+		       int *retry_after);
+
+/* True when s is a canonical UUID text (so it can be passed to a uuid parameter). */
+bool account_uuid_valid(const char *s);
+
+#endif

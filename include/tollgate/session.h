@@ -1,0 +1,40 @@
+/* session.h — server-side sessions, rotating refresh tokens, and the per-request check. */
+#ifndef TOLLGATE_SESSION_H
+#define TOLLGATE_SESSION_H
+
+#include "tollgate/account.h"
+
+#include <json.h>
+
+struct arena;
+struct db;
+
+/* The one indexed query behind every authenticated request: the session is live and the
+ * user active. Fills u. TG_EAUTH when not. */
+int session_principal(struct db *db, struct arena *a, const char *session_id, const char *user_id,
+		      struct account_user *u);
+
+enum session_refresh_result {
+	SESSION_REFRESHED,
+	SESSION_INVALID,     /* unknown, expired or revoked token */
+	SESSION_REUSED,      /* rotated token replayed after the grace interval: session revoked */
+	SESSION_SUSPENDED,   /* the user is suspended */
+};
+/* Rotates refresh_token: a new token for the same session. Within reuse_interval seconds of
+ * its rotation, an old token still rotates (concurrent tabs); later, it revokes the session. */
+int session_refresh(struct db *db, struct arena *a, const char *refresh_token, int refresh_ttl,
+		    int reuse_interval, const struct account_client *cl, enum session_refresh_result *result,
+		    struct account_user *u, struct account_tokens *t);
+/* Revokes the session holding refresh_token (logout). Unknown tokens are not an error. */
+int session_logout_token(struct db *db, struct arena *a, const char *refresh_token,
+			 const struct account_client *cl);
+/* Revokes one session of user_id. TG_ENOTFOUND when it is not a live session of that user. */
+int session_revoke(struct db *db, struct arena *a, const char *user_id, const char *session_id,
+		   const char *action, const struct account_client *cl);
+/* Revokes every session of user_id. */
+int session_revoke_all(struct db *db, struct arena *a, const char *user_id, const struct account_client *cl);
+/* Live sessions of user_id as a JSON array of {id, created_at, last_used_at, user_agent, ip, current}. */
+int session_list(struct db *db, struct arena *a, const char *user_id, const char *current_session_id,
+		 json_object **items);
+
+#endif

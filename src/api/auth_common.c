@@ -1,0 +1,109 @@
+/* auth_common.c — what every accounts route shares: the bearer check, token responses. */
+#include "handlers.h"
+#include "tollgate/arena.h"
+#include "tollgate/config.h"
+#include "tollgate/password.h"
+#include "tollgate/session.h"
+#include "tollgate/status.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define REFRESH_COOKIE "tg_refresh"
+#define REFRESH_COOKIE_PATH "/api/auth"
+#define USER_AGENT_MAX 512
+
+struct password_hasher *api_hasher(struct app *app)
+{
+	if (!app->auth->hasher)
+		app->auth->hasher = password_hasher_new(app->cfg->bcrypt_cost);
+	return app->auth->hasher;
+}
+
+struct account_client api_client(const struct http_req *req)
+{
+	struct account_client cl = {req->client_ip ? req->client_ip : "", req->user_agent ? req->user_agent : ""};
+	if (strlen(cl.user_agent) > USER_AGENT_MAX)
+		cl.user_agent = arena_strndup(req->arena, cl.user_agent, USER_AGENT_MAX);
+	return cl;
+}
+
+int api_authenticate(struct app *app, struct http_req *req)
+{
+	const char *h = req->authorization;
+	if (!h || strncasecmp(h, "Bearer ", 7))
+		return TG_EAUTH;
+	const char *tok = h + 7;
+	while (*tok == ' ')
+		tok++;
+	struct token_claims c;
+	if (token_verify(app->auth->key, req->arena, tok, time(NULL), &c) != TG_OK)
+		return TG_EAUTH;
+	struct account_user *u = arena_alloc(req->arena, sizeof(*u));
+	if (!u)
+		return TG_ENOMEM;
+	int rc = session_principal(app->db, req->arena, c.sid, c.sub, u);
+	if (rc != TG_OK)
+		return rc;
+	req->user_id = u->id;
+	req->session_id = c.sid;
+	req->user_role = u->role;
+	req->principal = u;
+	return TG_OK;
+}
+
+void api_clear_refresh_cookie(struct http_res *res, struct http_req *req)
+{
+	http_res_cookie(res, req->arena, REFRESH_COOKIE, "", REFRESH_COOKIE_PATH, 0);
+}
+
+void api_send_tokens(struct app *app, struct http_req *req, struct http_res *res, int status,
+		     const struct account_user *u, const struct account_tokens *t, bool body_mode)
+{
+	char *access = NULL;
+	int rc = token_issue(app->auth->key, req->arena, u->id, t->session_id, u->role, time(NULL), &access);
+	if (rc != TG_OK) {
+		api_fail(res, req, rc);
+		return;
+	}
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "access_token", json_object_new_string(access));
+	json_object_object_add(o, "token_type", json_object_new_string("Bearer"));
+	json_object_object_add(o, "expires_in", json_object_new_int(app->cfg->access_token_ttl));
+	if (body_mode)
+		json_object_object_add(o, "refresh_token", json_object_new_string(t->refresh_token));
+	else
+		http_res_cookie(res, req->arena, REFRESH_COOKIE, t->refresh_token, REFRESH_COOKIE_PATH,
+				app->cfg->refresh_token_ttl);
+	json_object_object_add(o, "user", account_user_json(u));
+	api_no_store(res, req);
+	http_res_json(res, req->arena, status, o);
+}
+
+int api_auth_init(struct app *app)
+{
+	app->auth = calloc(1, sizeof(*app->auth));
+	if (!app->auth)
+		return TG_ENOMEM;
+	struct token_key *k = calloc(1, sizeof(*k));
+	if (!k)
+		return TG_ENOMEM;
+	k->secret = (const unsigned char *)app->cfg->jwt_secret;
+	k->secret_len = strlen(app->cfg->jwt_secret);
+	k->issuer = app->cfg->jwt_issuer;
+	k->audience = app->cfg->jwt_audience;
+	k->ttl = app->cfg->access_token_ttl;
+	app->auth->key = k;
+	return TG_OK;
+}
+
+void api_auth_free(struct app *app)
+{
+	if (!app->auth)
+		return;
+	password_hasher_free(app->auth->hasher);
+	free(app->auth->key);
+	free(app->auth);
+	app->auth = NULL;
+}

@@ -1,0 +1,279 @@
+/* account.c — users: the database side of registration, login, profile and deletion. */
+#include "tollgate/account.h"
+#include "tollgate/arena.h"
+#include "tollgate/crypto.h"
+#include "tollgate/db.h"
+#include "tollgate/status.h"
+#include "auth_sql.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#define EMAIL_MAX 254
+#define NAME_MAX_CHARS 100
+
+char *account_normalize_email(struct arena *a, const char *email)
+{
+	if (!email)
+		return NULL;
+	while (isspace((unsigned char)*email))
+		email++;
+	size_t n = strlen(email);
+	while (n && isspace((unsigned char)email[n - 1]))
+		n--;
+	if (n == 0 || n > EMAIL_MAX)
+		return NULL;
+	char *e = arena_strndup(a, email, n);
+	if (!e)
+		return NULL;
+	for (char *p = e; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	/* local@domain.tld: one '@', a non-empty local part, a dotted domain, no spaces or controls */
+	const char *at = strchr(e, '@');
+	if (!at || at == e || strchr(at + 1, '@'))
+		return NULL;
+	const char *domain = at + 1;
+	size_t dl = strlen(domain);
+	bool dotted = strchr(domain, '.') != NULL || !strcmp(domain, "localhost");
+	if (dl < 3 || !dotted || domain[0] == '.' || domain[dl - 1] == '.' || strstr(domain, ".."))
+		return NULL;
+	if ((size_t)(at - e) > 64)
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)e; *p; p++) {
+		if (*p <= 0x20 || *p == 0x7F || *p == '<' || *p == '>' || *p == '(' || *p == ')' || *p == ',' ||
+		    *p == ';' || *p == ':' || *p == '\\' || *p == '"' || *p == '[' || *p == ']')
+			return NULL;
+	}
+	for (const char *p = domain; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && !((unsigned char)*p & 0x80))
+			return NULL;
+	return e;
+}
+
+bool account_name_valid(const char *name)
+{
+	size_t chars = 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (*p < 0x20 || *p == 0x7F)
+			return false;
+		if ((*p & 0xC0) != 0x80)
+			chars++;
+	}
+	return chars <= NAME_MAX_CHARS;
+}
+
+bool account_uuid_valid(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!isxdigit((unsigned char)s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+void account_user_from_row(const PGresult *r, int row, int col0, struct account_user *u)
+{
+	u->id = db_value(r, row, col0);
+	u->email = db_value(r, row, col0 + 1);
+	u->name = db_value(r, row, col0 + 2);
+	u->role = db_value(r, row, col0 + 3);
+	u->email_verified = db_bool(r, row, col0 + 4);
+	u->mfa_enabled = db_bool(r, row, col0 + 5);
+	u->plan = db_value(r, row, col0 + 6);
+	u->created_at = db_value(r, row, col0 + 7);
+}
+
+json_object *account_user_json(const struct account_user *u)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(u->id ? u->id : ""));
+	json_object_object_add(o, "email", json_object_new_string(u->email ? u->email : ""));
+	json_object_object_add(o, "name", json_object_new_string(u->name ? u->name : ""));
+	json_object_object_add(o, "role", json_object_new_string(u->role ? u->role : "user"));
+	json_object_object_add(o, "email_verified", json_object_new_boolean(u->email_verified));
+	json_object_object_add(o, "mfa_enabled", json_object_new_boolean(u->mfa_enabled));
+	json_object_object_add(o, "plan", json_object_new_string(u->plan ? u->plan : "free"));
+	json_object_object_add(o, "created_at", json_object_new_string(u->created_at ? u->created_at : ""));
+	return o;
+}
+
+static void itoa_buf(char *buf, size_t n, long long v)
+{
+	snprintf(buf, n, "%lld", v);
+}
+
+int account_registration_open(struct db *db, bool *open)
+{
+	PGresult *r;
+	int rc = db_exec(db, NULL, &auth_stmts, AUTH_REGISTRATION_OPEN, 0, NULL, &r);
+	if (rc != TG_OK)
+		return rc;
+	*open = db_bool(r, 0, 0);
+	PQclear(r);
+	return TG_OK;
+}
+
+int account_register(struct db *db, struct arena *a, const char *email, const char *name, const char *hash,
+		     int refresh_ttl, const struct account_client *cl, struct account_user *u,
+		     struct account_tokens *t)
+{
+	char ttl[24], th[2 * CRYPTO_SHA256_LEN + 1];
+	itoa_buf(ttl, sizeof(ttl), refresh_ttl);
+	char *token = crypto_token(a);
+	if (!token)
+		return TG_EINTERNAL;
+	crypto_token_hash(token, th);
+	const char *p[] = {email, name, hash, ttl, cl->user_agent ? cl->user_agent : "", cl->ip, th};
+	PGresult *r;
+	int rc = db_exec(db, a, &auth_stmts, AUTH_REGISTER, 7, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	if (PQntuples(r) != 1)
+		return TG_ECONFLICT;
+	account_user_from_row(r, 0, 0, u);
+	t->session_id = db_value(r, 0, USER_NCOLUMNS);
+	t->refresh_token = token;
+	return TG_OK;
+}
+
+int account_login_lookup(struct db *db, struct arena *a, const char *email, struct account_login *out)
+{
+	memset(out, 0, sizeof(*out));
+	const char *p[] = {email};
+	PGresult *r;
+	int rc = db_exec(db, a, &auth_stmts, AUTH_LOGIN_LOOKUP, 1, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	out->found = db_value(r, 0, 0) != NULL;
+	if (out->found) {
+		account_user_from_row(r, 0, 0, &out->user);
+		out->password_hash = db_value(r, 0, USER_NCOLUMNS);
+		const char *status = db_value(r, 0, USER_NCOLUMNS + 1);
+		out->suspended = status && strcmp(status, "active");
+	}
+	out->locked_seconds = (int)db_int(r, 0, USER_NCOLUMNS + 2);
+	return TG_OK;
+}
+
+int account_login_failed(struct db *db, struct arena *a, const char *email, const char *user_id,
+			 const struct account_throttle *th, const struct account_client *cl)
+{
+	char mx[16], win[16], base[16], cap[16];
+	itoa_buf(mx, sizeof(mx), th->max_failures);
+	itoa_buf(win, sizeof(win), th->window);
+	itoa_buf(base, sizeof(base), th->lockout_base);
+	itoa_buf(cap, sizeof(cap), th->lockout_max);
+	const char *p[] = {email, mx, win, base, cap, user_id, cl->ip};
+	return db_exec(db, a, &auth_stmts, AUTH_LOGIN_FAILED, 7, p, NULL);
+}
+
+int account_login_succeeded(struct db *db, struct arena *a, const char *user_id, const char *email,
+			    const char *new_hash, int refresh_ttl, const struct account_client *cl,
+			    struct account_tokens *t)
+{
+	char ttl[24], th[2 * CRYPTO_SHA256_LEN + 1];
+	itoa_buf(ttl, sizeof(ttl), refresh_ttl);
+	char *token = crypto_token(a);
+	if (!token)
+		return TG_EINTERNAL;
+	crypto_token_hash(token, th);
+	const char *p[] = {user_id, ttl, cl->user_agent ? cl->user_agent : "", cl->ip, th, email, new_hash};
+	PGresult *r;
+	int rc = db_exec(db, a, &auth_stmts, AUTH_LOGIN_SUCCEEDED, 7, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	if (PQntuples(r) != 1)
+		return TG_EINTERNAL;
+	t->session_id = db_value(r, 0, 0);
+	t->refresh_token = token;
+	return TG_OK;
+}
+
+int account_password_of(struct db *db, struct arena *a, const char *user_id, const char **hash,
+			const char **email)
+{
+	const char *p[] = {user_id};
+	PGresult *r;
+	int rc = db_exec(db, a, &auth_stmts, AUTH_PASSWORD_OF, 1, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	if (PQntuples(r) != 1)
+		return TG_ENOTFOUND;
+	*hash = db_value(r, 0, 0);
+	*email = db_value(r, 0, 1);
+	return TG_OK;
+}
+
+int account_update_name(struct db *db, struct arena *a, const char *user_id, const char *name,
+			const struct account_client *cl, struct account_user *u)
+{
+	const char *p[] = {user_id, name, cl->ip};
+	PGresult *r;
+	int rc = db_exec(db, a, &auth_stmts, AUTH_UPDATE_NAME, 3, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	if (PQntuples(r) != 1)
+		return TG_ENOTFOUND;
+	account_user_from_row(r, 0, 0, u);
+	return TG_OK;
+}
+
+int account_change_password(struct db *db, struct arena *a, const char *user_id, const char *hash,
+			    const char *keep_session_id, const struct account_client *cl)
+{
+	const char *p[] = {user_id, hash, keep_session_id, cl->ip};
+	PGresult *r;
+	int rc = db_exec(db, a, &auth_stmts, AUTH_CHANGE_PASSWORD, 4, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	return PQntuples(r) == 1 ? TG_OK : TG_ENOTFOUND;
+}
+
+int account_delete(struct db *db, struct arena *a, const char *user_id, const struct account_client *cl)
+{
+	const char *p[] = {user_id, cl->ip};
+	PGresult *r;
+	int rc = db_exec(db, a, &auth_stmts, AUTH_DELETE_USER, 2, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	return PQntuples(r) == 1 ? TG_OK : TG_ENOTFOUND;
+}
+
+int account_create(struct db *db, struct arena *a, const char *email, const char *name, const char *hash,
+		   const char *role, const char **id)
+{
+	const char *p[] = {email, name, hash, role};
+	PGresult *r;
+	int rc = db_exec(db, a, &auth_stmts, AUTH_CREATE_USER, 4, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	if (PQntuples(r) != 1)
+		return TG_ECONFLICT;
+	*id = db_value(r, 0, 0);
+	return TG_OK;
+}
+
+int account_rate_limit(struct db *db, struct arena *a, const char *key, int limit, int window,
+		       int *retry_after)
+{
+	*retry_after = 0;
+	if (limit <= 0)
+		return TG_OK;
+	char l[16], w[16];
+	itoa_buf(l, sizeof(l), limit);
+	itoa_buf(w, sizeof(w), window);
+	const char *p[] = {key, l, w};
+	PGresult *r;
+	int rc = db_exec(db, a, &auth_stmts, AUTH_RATE_LIMIT, 3, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	*retry_after = (int)db_int(r, 0, 0);
+	return TG_OK;
+}

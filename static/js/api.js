@@ -1,0 +1,362 @@
+// api.js — the one module that talks to the Tollgate API (see shared/API.md).
+//
+// - The access token lives in this module's memory only (never localStorage or
+//   sessionStorage). A page load gets a fresh one through the HttpOnly refresh
+//   cookie (`tg_refresh`, Path=/api/auth) with ensureSession().
+// - api(path, {method, body}) sends JSON with `Authorization: Bearer`; on a 401 it
+//   refreshes once (one refresh in flight per page) and retries the request once.
+// - Errors become ApiError with .status, .code, .detail, .errors (field → message)
+//   and a .message fit to show a person. Network failures, 502/503/504 say clearly
+//   that the service is unavailable.
+// - showFieldErrors(form, err) puts those messages next to the matching fields.
+
+export const UNAVAILABLE_MESSAGE =
+  'The Tollgate service is unavailable right now. Please try again in a few minutes.';
+
+let accessToken = null;
+let currentUser = null;
+let refreshInFlight = null;
+const userListeners = new Set();
+
+export class ApiError extends Error {
+  constructor({ status = 0, code = 'error', title = '', detail = '', errors = null,
+                requestId = '', retryAfter = null, message = '' } = {}) {
+    super(message || detail || title || `Request failed (${status})`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.title = title;
+    this.detail = detail;
+    this.errors = errors;
+    this.requestId = requestId;
+    this.retryAfter = retryAfter;
+  }
+
+  /** True when the service (or one of its dependencies) cannot answer now. */
+  get unavailable() {
+    return this.status === 0 || this.status === 502 || this.status === 503 || this.status === 504;
+  }
+}
+
+function retryText(seconds) {
+  if (!Number.isFinite(seconds) || seconds <= 0) return 'in a moment';
+  if (seconds < 90) return `in ${Math.ceil(seconds)} seconds`;
+  return `in ${Math.ceil(seconds / 60)} minutes`;
+}
+
+function capitalize(text) {
+  return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
+}
+
+/** The sentence shown to a person for an error answer. */
+function messageFor(status, code, title, detail, retryAfter, requestId) {
+  if (status === 0 || status === 502 || status === 504) return UNAVAILABLE_MESSAGE;
+  if (status === 503) {
+    if (code === 'billing_unavailable') {
+      return 'Billing is not available right now.' + (detail ? ` ${capitalize(detail)}` : '') +
+        ' No payment was taken.';
+    }
+    if (code && code !== 'unavailable' && detail) return capitalize(detail);
+    return UNAVAILABLE_MESSAGE;
+  }
+  if (status === 429) return `Too many attempts. Please try again ${retryText(retryAfter)}.`;
+  if (status >= 500) {
+    return 'Something went wrong on our side. Please try again.' +
+      (requestId ? ` (Reference: ${requestId})` : '');
+  }
+  if (code === 'validation_failed') return 'Please correct the highlighted fields.';
+  if (detail) return capitalize(detail);
+  if (title) return capitalize(title);
+  return `The request failed (HTTP ${status}).`;
+}
+
+async function toApiError(res) {
+  let problem = {};
+  const type = res.headers.get('Content-Type') || '';
+  if (type.includes('json')) {
+    try { problem = await res.json(); } catch { problem = {}; }
+  }
+  if (!problem || typeof problem !== 'object') problem = {};
+  const status = res.status;
+  let code = typeof problem.code === 'string' ? problem.code : '';
+  if (!code) code = status === 503 || status === 502 || status === 504 ? 'unavailable' : `http_${status}`;
+  const title = typeof problem.title === 'string' ? problem.title : '';
+  const detail = typeof problem.detail === 'string' ? problem.detail : '';
+  const errors = problem.errors && typeof problem.errors === 'object' ? problem.errors : null;
+  const requestId = problem.request_id || res.headers.get('X-Request-Id') || '';
+  const retryHeader = Number.parseInt(res.headers.get('Retry-After') || '', 10);
+  const retryAfter = Number.isFinite(retryHeader) ? retryHeader : null;
+  return new ApiError({
+    status, code, title, detail, errors, requestId, retryAfter,
+    message: messageFor(status, code, title, detail, retryAfter, requestId),
+  });
+}
+
+function networkError() {
+  return new ApiError({ status: 0, code: 'network', message: UNAVAILABLE_MESSAGE });
+}
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/** One HTTP exchange, no retry. Resolves the parsed JSON (null for 204). */
+async function send(path, { method = 'GET', body, token = null, signal } = {}) {
+  method = method.toUpperCase();
+  const headers = { Accept: 'application/json, application/problem+json' };
+  const init = { method, headers, credentials: 'same-origin', cache: 'no-store', signal };
+  if (BODY_METHODS.has(method)) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body === undefined ? {} : body);
+  }
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    if (e && e.name === 'AbortError') throw e;
+    throw networkError();
+  }
+  if (!res.ok) throw await toApiError(res);
+  if (res.status === 204 || res.status === 205) return null;
+  const type = res.headers.get('Content-Type') || '';
+  if (!type.includes('json')) {
+    // An HTML page where JSON was expected: a proxy error page, a missing API.
+    throw new ApiError({ status: 502, code: 'unavailable', message: UNAVAILABLE_MESSAGE });
+  }
+  try {
+    return await res.json();
+  } catch {
+    throw new ApiError({ status: 502, code: 'invalid_response', message: UNAVAILABLE_MESSAGE });
+  }
+}
+
+function notify() {
+  for (const fn of userListeners) {
+    try { fn(currentUser); } catch (e) { console.warn(e); }
+  }
+}
+
+function acceptTokenResponse(data) {
+  if (!data || typeof data.access_token !== 'string') {
+    throw new ApiError({ status: 502, code: 'invalid_response', message: UNAVAILABLE_MESSAGE });
+  }
+  accessToken = data.access_token;
+  currentUser = data.user || null;
+  notify();
+  return currentUser;
+}
+
+/** Forget the in-memory session (the cookie is the server's business). */
+export function clearSession() {
+  const had = accessToken !== null || currentUser !== null;
+  accessToken = null;
+  currentUser = null;
+  if (had) notify();
+}
+
+/** The signed-in user as last seen, or null. */
+export function getUser() {
+  return currentUser;
+}
+
+/** Replace the cached user (e.g. after PATCH /api/profile) and tell the listeners. */
+export function setUser(user) {
+  currentUser = user;
+  notify();
+}
+
+/** Call fn(user) whenever the signed-in user changes. Returns an unsubscribe function. */
+export function onUserChange(fn) {
+  userListeners.add(fn);
+  return () => userListeners.delete(fn);
+}
+
+/**
+ * Refresh the access token through the HttpOnly cookie. One refresh at a time per
+ * page: concurrent callers share it (a second use of a rotated refresh token would
+ * count as reuse). Resolves true when a new token came back, false when there is no
+ * valid session (401/400/403); throws ApiError when the service is unavailable.
+ */
+function refresh() {
+  if (!refreshInFlight) {
+    refreshInFlight = send('/api/auth/refresh', { method: 'POST', body: {} })
+      .then((data) => { acceptTokenResponse(data); return true; })
+      .catch((err) => {
+        if (err instanceof ApiError && !err.unavailable && err.status < 500) {
+          clearSession();
+          return false;
+        }
+        throw err;
+      })
+      .finally(() => { refreshInFlight = null; });
+  }
+  return refreshInFlight;
+}
+
+/**
+ * Authenticated JSON call. `opts`: {method, body, auth = true, signal}.
+ * With auth, a 401 triggers one refresh and one retry; a second 401 clears the
+ * session and rejects with that error (status 401, code "unauthorized").
+ */
+export async function api(path, opts = {}) {
+  const { auth = true } = opts;
+  if (!auth) return send(path, opts);
+  try {
+    return await send(path, { ...opts, token: accessToken });
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 401) throw err;
+    const renewed = await refresh();
+    if (!renewed) throw err;
+    try {
+      return await send(path, { ...opts, token: accessToken });
+    } catch (err2) {
+      if (err2 instanceof ApiError && err2.status === 401) clearSession();
+      throw err2;
+    }
+  }
+}
+
+/**
+ * Called on page load: resolves the signed-in user, or null when there is no
+ * session. Rejects with an ApiError (err.unavailable) when the API cannot answer,
+ * so a page can say so instead of pretending the visitor is signed out.
+ */
+export async function ensureSession() {
+  if (accessToken && currentUser) return currentUser;
+  const ok = await refresh();
+  return ok ? currentUser : null;
+}
+
+/** Sign in with email and password (cookie session). Resolves the user. */
+export async function login(email, password) {
+  const data = await send('/api/auth/login', { method: 'POST', body: { email, password } });
+  if (data && data.mfa_required) {
+    throw new ApiError({
+      status: 401, code: 'mfa_required',
+      message: 'This account uses two-factor authentication, which this sign-in page does not support yet.',
+    });
+  }
+  return acceptTokenResponse(data);
+}
+
+/** Create an account ({name?, email, password}) and sign in. Resolves the user. */
+export async function register({ name, email, password }) {
+  const body = { email, password };
+  if (name) body.name = name;
+  const data = await send('/api/auth/register', { method: 'POST', body });
+  return acceptTokenResponse(data);
+}
+
+/** Sign out this browser: revokes the session and clears the cookie. */
+export async function logout() {
+  try {
+    // Cookie-authenticated (API.md): no bearer, so an expired access token cannot
+    // turn a sign-out into a 401 that leaves the refresh cookie alive.
+    await send('/api/auth/logout', { method: 'POST', body: {} });
+  } catch (err) {
+    // Already signed out (no or dead cookie) is fine; anything else is reported.
+    if (!(err instanceof ApiError) || (err.status !== 401 && err.status !== 400)) throw err;
+  }
+  clearSession();
+}
+
+/** Sign out every device of this user, this one included. */
+export async function logoutAll() {
+  await api('/api/auth/logout-all', { method: 'POST' });
+  clearSession();
+  try { await logout(); } catch { /* the session is already revoked */ }
+}
+
+// ---------------------------------------------------------------- form errors
+
+const CODE_FIELDS = {
+  email_taken: ['email', 'An account with this email address already exists.'],
+};
+
+function describedBy(el) {
+  return (el.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean);
+}
+
+function formMessageElement(form) {
+  return form.querySelector(':scope > .form-message') || null;
+}
+
+/** Remove the messages that showFieldErrors/showFormMessage put in `form`. */
+export function clearFieldErrors(form) {
+  for (const el of form.querySelectorAll('.field-error')) {
+    const id = el.id;
+    el.remove();
+    for (const input of form.querySelectorAll(`[aria-describedby~="${CSS.escape(id)}"]`)) {
+      const ids = describedBy(input).filter((x) => x !== id);
+      if (ids.length) input.setAttribute('aria-describedby', ids.join(' '));
+      else input.removeAttribute('aria-describedby');
+    }
+  }
+  for (const input of form.querySelectorAll('[aria-invalid="true"]')) input.removeAttribute('aria-invalid');
+  const msg = formMessageElement(form);
+  if (msg) msg.remove();
+}
+
+/**
+ * Show a message at the top of `form`. kind: "error" (announced at once),
+ * "success" or "info" (announced politely). Returns the element.
+ */
+export function showFormMessage(form, text, kind = 'error') {
+  const old = formMessageElement(form);
+  if (old) old.remove();
+  const el = document.createElement('div');
+  el.className = `form-message form-message-${kind}`;
+  el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+  el.tabIndex = -1;
+  el.textContent = text;
+  form.prepend(el);
+  return el;
+}
+
+function fieldLabel(form, name) {
+  const field = form.elements.namedItem(name);
+  const id = field && field.id;
+  const label = id ? form.querySelector(`label[for="${CSS.escape(id)}"]`) : null;
+  return label ? label.textContent.trim() : name.replace(/_/g, ' ');
+}
+
+/**
+ * Put the errors of `err` next to the fields of `form` whose name matches a key
+ * of err.errors (aria-invalid + aria-describedby), and a form-level message for
+ * the rest. Focuses the first invalid field (or the message).
+ */
+export function showFieldErrors(form, err) {
+  clearFieldErrors(form);
+  const errors = {};
+  if (err && err.errors && typeof err.errors === 'object') Object.assign(errors, err.errors);
+  if (err && CODE_FIELDS[err.code] && !Object.keys(errors).length) {
+    const [field, text] = CODE_FIELDS[err.code];
+    errors[field] = text;
+  }
+  let first = null;
+  const leftovers = [];
+  for (const [name, raw] of Object.entries(errors)) {
+    const text = capitalize(String(raw));
+    const field = form.elements.namedItem(name);
+    if (!(field instanceof HTMLInputElement || field instanceof HTMLSelectElement ||
+          field instanceof HTMLTextAreaElement) || field.type === 'hidden') {
+      leftovers.push(`${fieldLabel(form, name)}: ${text}`);
+      continue;
+    }
+    const base = field.id || `${form.id || 'form'}-${name}`;
+    const p = document.createElement('p');
+    p.className = 'field-error';
+    p.id = `${base}-error`;
+    p.textContent = text;
+    const holder = field.closest('.field') || field.parentElement;
+    holder.append(p);
+    field.setAttribute('aria-invalid', 'true');
+    field.setAttribute('aria-describedby', [...describedBy(field), p.id].join(' '));
+    if (!first) first = field;
+  }
+  let message;
+  if (leftovers.length) message = leftovers.join(' ');
+  else if (first) message = 'Please correct the highlighted fields.';
+  else message = (err && err.message) || 'Something went wrong. Please try again.';
+  const box = showFormMessage(form, message, 'error');
+  (first || box).focus();
+}
