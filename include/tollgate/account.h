@@ -86,6 +86,30 @@ int account_create(struct db *db, struct arena *a, const char *email, const char
 int account_rate_limit(struct db *db, struct arena *a, const char *key, int limit, int window,
 		       int *retry_after);
 
+/* One-time tokens: kind "reset" or "verify". */
+#define ACCOUNT_TOKEN_RESET "reset"
+#define ACCOUNT_TOKEN_VERIFY "verify"
+/* Issues a token of kind for user_id valid ttl seconds, killing the older unused ones of that
+ * kind. The plaintext (arena) goes to *token; only its hash is stored. */
+int account_token_issue(struct db *db, struct arena *a, const char *user_id, const char *kind, int ttl,
+			char **token);
+/* The active user a live token of kind belongs to, without using it. TG_ENOTFOUND otherwise. */
+int account_token_user(struct db *db, struct arena *a, const char *kind, const char *token,
+		       struct account_user *u);
+/* Uses a reset token: new password hash, email verified, every session revoked, other reset
+ * tokens killed, audited. Fills u. TG_ENOTFOUND when the token is not live. */
+int account_reset_password(struct db *db, struct arena *a, const char *token, const char *hash,
+			   const struct account_client *cl, struct account_user *u);
+/* Uses a verify token: the email is verified. Fills u; *newly_verified is false when it already
+ * was. TG_ENOTFOUND when the token is not live. */
+int account_verify_email(struct db *db, struct arena *a, const char *token, const struct account_client *cl,
+			 struct account_user *u, bool *newly_verified);
+/* Finds a user by normalised email. TG_ENOTFOUND when none; *active tells suspension apart. */
+int account_find_by_email(struct db *db, struct arena *a, const char *email, struct account_user *u,
+			  bool *active);
+/* Deletes expired sessions, tokens and counters (bounded). */
+int account_cleanup(struct db *db, struct arena *a);
+
 /* True when s is a canonical UUID text (so it can be passed to a uuid parameter). */
 bool account_uuid_valid(const char *s);
 

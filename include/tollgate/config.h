@@ -61,6 +61,13 @@ struct tg_config {
 	int forgot_ip_limit;        /* per hour per client IP */
 	int resend_interval;        /* seconds between verification emails per user */
 	int jobs_poll_interval;     /* seconds */
+	int mail_retry_base;        /* seconds before the first retry; doubles per attempt */
+	int mail_retry_max;         /* seconds: the longest wait between attempts */
+	int mail_give_up_after;     /* seconds after which an undelivered email is marked failed */
+	char *templates_dir;        /* "" = <data_dir>/templates, then <data_dir>/conf/templates */
+	char *app_name;             /* product name used in emails */
+	int verify_token_ttl;       /* seconds */
+	int reset_token_ttl;        /* seconds */
 
 	/* billing */
 	char *stripe_api_base;

@@ -2,9 +2,18 @@
 #ifndef TOLLGATE_JOBS_H
 #define TOLLGATE_JOBS_H
 
+#include <json.h>
 #include <signal.h>
 
 struct app;
+struct arena;
+struct db;
+
+/* Job kinds queued by requests. */
+#define JOB_PASSWORD_RESET "password_reset" /* payload {"email"}: look up, issue, email */
+
+/* Queues a job (payload not consumed), to run as soon as a jobs worker is free. */
+int jobs_enqueue(struct db *db, struct arena *a, const char *kind, json_object *payload);
 
 /* Runs jobs until *stop becomes non-zero. Sleeps between rounds with signals unblocked
  * through idle_mask. Returns the process exit code. */

@@ -2,7 +2,9 @@
 #include "handlers.h"
 #include "tollgate/arena.h"
 #include "tollgate/config.h"
+#include "tollgate/db.h"
 #include "tollgate/log.h"
+#include "tollgate/mail.h"
 #include "tollgate/password.h"
 #include "tollgate/session.h"
 #include "tollgate/status.h"
@@ -29,14 +31,6 @@ static bool session_mode(struct http_req *req, struct http_res *res, json_object
 	if (mode)
 		*body_mode = !strcmp(mode, "body");
 	return true;
-}
-
-static void too_many(struct http_res *res, struct http_req *req, int retry_after, const char *detail)
-{
-	char ra[16];
-	snprintf(ra, sizeof(ra), "%d", retry_after > 0 ? retry_after : 1);
-	http_res_header(res, req->arena, "Retry-After", ra);
-	http_res_problem(res, req, 429, "rate_limited", detail);
 }
 
 /* Reads a required string field; records "is required" / "must be a string" in errors. */
@@ -103,7 +97,7 @@ HANDLER(api_register)
 	if ((rc = account_rate_limit(app->db, req->arena, key, app->cfg->register_ip_limit, 3600, &retry)) != TG_OK)
 		return api_fail(res, req, rc);
 	if (retry > 0)
-		return too_many(res, req, retry, "Too many registrations from this address; try again later.");
+		return api_too_many(res, req, retry, "Too many registrations from this address; try again later.");
 
 	struct password_hasher *h = api_hasher(app);
 	char *hash;
@@ -111,8 +105,16 @@ HANDLER(api_register)
 		return api_fail(res, req, TG_EINTERNAL);
 	struct account_user u;
 	struct account_tokens t;
+	if ((rc = db_begin(app->db)) != TG_OK)
+		return api_fail(res, req, rc);
 	rc = account_register(app->db, req->arena, email, name ? name : "", hash, app->cfg->refresh_token_ttl, &cl,
 			      &u, &t);
+	if (rc == TG_OK)
+		rc = mail_queue_verification(app->db, req->arena, app->cfg, &u);
+	if (rc == TG_OK)
+		rc = db_commit(app->db);
+	else
+		db_rollback(app->db);
 	if (rc == TG_ECONFLICT)
 		return http_res_problem(res, req, 409, "email_taken", "An account with this email already exists.");
 	if (rc != TG_OK)
@@ -144,7 +146,7 @@ HANDLER(api_login)
 	if (email && (rc = account_login_lookup(app->db, req->arena, email, &lg)) != TG_OK)
 		return api_fail(res, req, rc);
 	if (lg.locked_seconds > 0)
-		return too_many(res, req, lg.locked_seconds, "Too many failed sign-in attempts; try again later.");
+		return api_too_many(res, req, lg.locked_seconds, "Too many failed sign-in attempts; try again later.");
 
 	bool ok = lg.found ? password_verify(h, password, lg.password_hash) : (password_verify_dummy(h, password), false);
 	struct account_client cl = api_client(req);

@@ -5,6 +5,7 @@
 #include "tollgate/log.h"
 #include "tollgate/status.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void api_fail(struct http_res *res, struct http_req *req, int status)
@@ -35,6 +36,48 @@ bool api_json_string(json_object *obj, const char *key, const char **out)
 	if (!json_object_is_type(v, json_type_string))
 		return false;
 	*out = json_object_get_string(v);
+	return true;
+}
+
+void api_field_error(struct http_res *res, struct http_req *req, const char *field, const char *why)
+{
+	json_object *e = json_object_new_object();
+	json_object_object_add(e, field, json_object_new_string(why));
+	http_res_invalid(res, req, e);
+}
+
+void api_too_many(struct http_res *res, struct http_req *req, int retry_after, const char *detail)
+{
+	char *ra = arena_printf(req->arena, "%d", retry_after > 0 ? retry_after : 1);
+	if (ra)
+		http_res_header(res, req->arena, "Retry-After", ra);
+	http_res_problem(res, req, 429, "rate_limited", detail);
+}
+
+static bool parse_positive(const char *s, long max, int *out)
+{
+	if (!s)
+		return true;
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < 1 || v > max)
+		return false;
+	*out = (int)v;
+	return true;
+}
+
+bool api_pagination(struct http_req *req, struct http_res *res, int *page, int *per_page)
+{
+	*page = 1;
+	*per_page = 50;
+	if (!parse_positive(http_req_query(req, "page"), 1000000, page)) {
+		api_field_error(res, req, "page", "must be a positive integer");
+		return false;
+	}
+	if (!parse_positive(http_req_query(req, "per_page"), 200, per_page)) {
+		api_field_error(res, req, "per_page", "must be an integer from 1 to 200");
+		return false;
+	}
 	return true;
 }
 

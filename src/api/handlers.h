@@ -58,6 +58,24 @@ int api_authenticate(struct app *app, struct http_req *req);
 int api_auth_init(struct app *app);
 void api_auth_free(struct app *app);
 
+/* recovery.c, notifications.c */
+HANDLER(api_forgot_password);
+HANDLER(api_reset_password);
+HANDLER(api_verify_email);
+HANDLER(api_resend_verification);
+HANDLER(api_prefs_get);
+HANDLER(api_prefs_put);
+HANDLER(api_notifications_list);
+HANDLER(api_notification_read);
+HANDLER(api_notifications_read_all);
+
+/* 422 validation_failed with one field's reason. */
+void api_field_error(struct http_res *res, struct http_req *req, const char *field, const char *why);
+/* 429 rate_limited with Retry-After. */
+void api_too_many(struct http_res *res, struct http_req *req, int retry_after, const char *detail);
+/* Reads ?page= (default 1) and ?per_page= (default 50, at most 200); answers 422 when invalid. */
+bool api_pagination(struct http_req *req, struct http_res *res, int *page, int *per_page);
+
 /* Answers a tg_status that is not a 4xx of the handler's own (503 for TG_EUNAVAIL, else 500). */
 void api_fail(struct http_res *res, struct http_req *req, int status);
 /* Reads an optional string member; true when present and a string (or absent: *out = NULL). */

@@ -1,16 +1,11 @@
 /* profile.c — name, password change, account deletion. */
 #include "handlers.h"
+#include "tollgate/db.h"
+#include "tollgate/mail.h"
 #include "tollgate/password.h"
 #include "tollgate/status.h"
 
 #include <string.h>
-
-static void field_error(struct http_res *res, struct http_req *req, const char *field, const char *why)
-{
-	json_object *e = json_object_new_object();
-	json_object_object_add(e, field, json_object_new_string(why));
-	http_res_invalid(res, req, e);
-}
 
 HANDLER(api_profile_update)
 {
@@ -19,9 +14,9 @@ HANDLER(api_profile_update)
 	const char *name;
 	json_object *v;
 	if (!json_object_object_get_ex(body, "name", &v))
-		return field_error(res, req, "name", "is required");
+		return api_field_error(res, req, "name", "is required");
 	if (!api_json_string(body, "name", &name) || !name || !account_name_valid(name))
-		return field_error(res, req, "name", "must be a string of at most 100 characters");
+		return api_field_error(res, req, "name", "must be a string of at most 100 characters");
 	struct account_client cl = api_client(req);
 	struct account_user u;
 	int rc = account_update_name(app->db, req->arena, req->user_id, name, &cl, &u);
@@ -36,7 +31,7 @@ static bool recheck_password(struct app *app, struct http_req *req, struct http_
 			     const char *password, const char **email)
 {
 	if (!password || !*password) {
-		field_error(res, req, field, "is required");
+		api_field_error(res, req, field, "is required");
 		return false;
 	}
 	const char *hash;
@@ -51,7 +46,7 @@ static bool recheck_password(struct app *app, struct http_req *req, struct http_
 		return false;
 	}
 	if (!password_verify(h, password, hash)) {
-		field_error(res, req, field, "is incorrect");
+		api_field_error(res, req, field, "is incorrect");
 		return false;
 	}
 	return true;
@@ -63,23 +58,32 @@ HANDLER(api_change_password)
 	http_req_json(req, &body);
 	const char *current, *fresh;
 	if (!api_json_string(body, "current_password", &current))
-		return field_error(res, req, "current_password", "must be a string");
+		return api_field_error(res, req, "current_password", "must be a string");
 	if (!api_json_string(body, "new_password", &fresh) || !fresh || !*fresh)
-		return field_error(res, req, "new_password", fresh ? "is required" : "must be a string");
+		return api_field_error(res, req, "new_password", fresh ? "is required" : "must be a string");
 	struct account_user *me = req->principal;
 	const char *why = password_check_rules(fresh, me->email);
 	if (why)
-		return field_error(res, req, "new_password", why);
+		return api_field_error(res, req, "new_password", why);
 	const char *email;
 	if (!recheck_password(app, req, res, "current_password", current, &email))
 		return;
 	if (!strcmp(current, fresh))
-		return field_error(res, req, "new_password", "must differ from the current password");
+		return api_field_error(res, req, "new_password", "must differ from the current password");
 	char *hash;
 	if (password_hash(api_hasher(app), req->arena, fresh, &hash) != TG_OK)
 		return api_fail(res, req, TG_EINTERNAL);
 	struct account_client cl = api_client(req);
-	int rc = account_change_password(app->db, req->arena, req->user_id, hash, req->session_id, &cl);
+	int rc = db_begin(app->db);
+	if (rc != TG_OK)
+		return api_fail(res, req, rc);
+	rc = account_change_password(app->db, req->arena, req->user_id, hash, req->session_id, &cl);
+	if (rc == TG_OK)
+		rc = mail_queue_password_changed(app->db, req->arena, app->cfg, me);
+	if (rc == TG_OK)
+		rc = db_commit(app->db);
+	else
+		db_rollback(app->db);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
 	http_res_empty(res, 204);
@@ -91,7 +95,7 @@ HANDLER(api_delete_account)
 	http_req_json(req, &body);
 	const char *password;
 	if (!api_json_string(body, "password", &password))
-		return field_error(res, req, "password", "must be a string");
+		return api_field_error(res, req, "password", "must be a string");
 	const char *email;
 	if (!recheck_password(app, req, res, "password", password, &email))
 		return;

@@ -17,6 +17,16 @@ static const struct route routes[] = {
 	{HTTP_PATCH, "/api/profile", ROUTE_USER | ROUTE_BODY, api_profile_update},
 	{HTTP_POST, "/api/profile/change-password", ROUTE_USER | ROUTE_BODY, api_change_password},
 	{HTTP_POST, "/api/profile/delete-account", ROUTE_USER | ROUTE_BODY, api_delete_account},
+
+	{HTTP_POST, "/api/auth/forgot-password", ROUTE_BODY, api_forgot_password},
+	{HTTP_POST, "/api/auth/reset-password", ROUTE_BODY, api_reset_password},
+	{HTTP_POST, "/api/auth/verify-email", ROUTE_BODY, api_verify_email},
+	{HTTP_POST, "/api/auth/resend-verification", ROUTE_USER, api_resend_verification},
+	{HTTP_GET, "/api/profile/notification-preferences", ROUTE_USER, api_prefs_get},
+	{HTTP_PUT, "/api/profile/notification-preferences", ROUTE_USER | ROUTE_BODY, api_prefs_put},
+	{HTTP_GET, "/api/notifications", ROUTE_USER, api_notifications_list},
+	{HTTP_POST, "/api/notifications/read-all", ROUTE_USER, api_notifications_read_all},
+	{HTTP_POST, "/api/notifications/{id}/read", ROUTE_USER, api_notification_read},
 };
 
 int api_init(struct app *app)

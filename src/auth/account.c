@@ -277,3 +277,101 @@ int account_rate_limit(struct db *db, struct arena *a, const char *key, int limi
 	*retry_after = (int)db_int(r, 0, 0);
 	return TG_OK;
 }
+
+int account_token_issue(struct db *db, struct arena *a, const char *user_id, const char *kind, int ttl,
+			char **token)
+{
+	char *t = crypto_token(a);
+	if (!t)
+		return TG_EINTERNAL;
+	char th[2 * CRYPTO_SHA256_LEN + 1], ttls[24];
+	crypto_token_hash(t, th);
+	itoa_buf(ttls, sizeof(ttls), ttl);
+	const char *p[] = {user_id, kind, th, ttls};
+	int rc = db_exec(db, a, &auth_stmts, AUTH_TOKEN_ISSUE, 4, p, NULL);
+	if (rc == TG_OK)
+		*token = t;
+	return rc;
+}
+
+/* Tokens we issue are 43 base64url characters; anything else cannot be live. */
+static bool token_shape_ok(const char *token)
+{
+	return token && strlen(token) >= 16 && strlen(token) <= 128;
+}
+
+int account_token_user(struct db *db, struct arena *a, const char *kind, const char *token,
+		       struct account_user *u)
+{
+	if (!token_shape_ok(token))
+		return TG_ENOTFOUND;
+	char th[2 * CRYPTO_SHA256_LEN + 1];
+	crypto_token_hash(token, th);
+	const char *p[] = {kind, th};
+	PGresult *r;
+	int rc = db_exec(db, a, &auth_stmts, AUTH_TOKEN_LOOKUP, 2, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	if (PQntuples(r) != 1)
+		return TG_ENOTFOUND;
+	account_user_from_row(r, 0, 0, u);
+	return TG_OK;
+}
+
+int account_reset_password(struct db *db, struct arena *a, const char *token, const char *hash,
+			   const struct account_client *cl, struct account_user *u)
+{
+	if (!token_shape_ok(token))
+		return TG_ENOTFOUND;
+	char th[2 * CRYPTO_SHA256_LEN + 1];
+	crypto_token_hash(token, th);
+	const char *p[] = {th, hash, cl->ip};
+	PGresult *r;
+	int rc = db_exec(db, a, &auth_stmts, AUTH_RESET_PASSWORD, 3, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	if (PQntuples(r) != 1)
+		return TG_ENOTFOUND;
+	account_user_from_row(r, 0, 0, u);
+	return TG_OK;
+}
+
+int account_verify_email(struct db *db, struct arena *a, const char *token, const struct account_client *cl,
+			 struct account_user *u, bool *newly_verified)
+{
+	if (!token_shape_ok(token))
+		return TG_ENOTFOUND;
+	char th[2 * CRYPTO_SHA256_LEN + 1];
+	crypto_token_hash(token, th);
+	const char *p[] = {th, cl->ip};
+	PGresult *r;
+	int rc = db_exec(db, a, &auth_stmts, AUTH_VERIFY_EMAIL, 2, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	if (PQntuples(r) != 1)
+		return TG_ENOTFOUND;
+	account_user_from_row(r, 0, 0, u);
+	*newly_verified = !db_bool(r, 0, USER_NCOLUMNS);
+	return TG_OK;
+}
+
+int account_find_by_email(struct db *db, struct arena *a, const char *email, struct account_user *u,
+			  bool *active)
+{
+	const char *p[] = {email};
+	PGresult *r;
+	int rc = db_exec(db, a, &auth_stmts, AUTH_FIND_BY_EMAIL, 1, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	if (PQntuples(r) != 1)
+		return TG_ENOTFOUND;
+	account_user_from_row(r, 0, 0, u);
+	const char *st = db_value(r, 0, USER_NCOLUMNS);
+	*active = st && !strcmp(st, "active");
+	return TG_OK;
+}
+
+int account_cleanup(struct db *db, struct arena *a)
+{
+	return db_exec(db, a, &auth_stmts, AUTH_CLEANUP, 0, NULL, NULL);
+}

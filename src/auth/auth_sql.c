@@ -141,6 +141,65 @@ static const char *const sql[AUTH_STMT__COUNT] = {
 		" SELECT id FROM u",
 
 	[AUTH_RATE_LIMIT] = "SELECT rate_limit_hit($1, $2, $3)",
+
+	/* $1 user $2 kind $3 token hash $4 ttl. A new token kills the older ones of its kind. */
+	[AUTH_TOKEN_ISSUE] =
+		"WITH k AS (UPDATE auth_tokens SET used_at = now()"
+		"   WHERE user_id = $1 AND kind = $2 AND used_at IS NULL)"
+		" INSERT INTO auth_tokens (user_id, kind, token_hash, expires_at)"
+		" VALUES ($1, $2, $3, now() + " SECS(4) ")",
+
+	/* $1 kind $2 token hash */
+	[AUTH_TOKEN_LOOKUP] =
+		"SELECT " USER_COLUMNS " FROM auth_tokens t JOIN users u ON u.id = t.user_id"
+		" WHERE t.kind = $1 AND t.token_hash = $2 AND t.used_at IS NULL AND t.expires_at > now()"
+		" AND u.status = 'active'",
+
+	/* $1 token hash $2 new password hash $3 ip. Single use: the token row is claimed first. */
+	[AUTH_RESET_PASSWORD] =
+		"WITH t AS (UPDATE auth_tokens SET used_at = now()"
+		"   WHERE kind = 'reset' AND token_hash = $1 AND used_at IS NULL AND expires_at > now()"
+		"   RETURNING user_id),"
+		" u AS (UPDATE users SET password_hash = $2, email_verified_at = coalesce(email_verified_at, now()),"
+		"   updated_at = now() WHERE id = (SELECT user_id FROM t) AND status = 'active' RETURNING *),"
+		" o AS (UPDATE auth_tokens SET used_at = now() WHERE user_id = (SELECT id FROM u)"
+		"   AND kind = 'reset' AND used_at IS NULL AND token_hash <> $1),"
+		" s AS (UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_reset'"
+		"   WHERE user_id = (SELECT id FROM u) AND revoked_at IS NULL),"
+		" d AS (DELETE FROM login_throttle WHERE email = (SELECT email FROM u)),"
+		" a AS (INSERT INTO audit_log (actor_id, action, target_type, target_id, ip)"
+		"   SELECT id, 'user.password_reset', 'user', id::text, $3 FROM u)"
+		" SELECT " USER_COLUMNS " FROM u",
+
+	/* $1 token hash $2 ip */
+	[AUTH_VERIFY_EMAIL] =
+		"WITH t AS (UPDATE auth_tokens SET used_at = now()"
+		"   WHERE kind = 'verify' AND token_hash = $1 AND used_at IS NULL AND expires_at > now()"
+		"   RETURNING user_id),"
+		" u AS (UPDATE users SET email_verified_at = coalesce(email_verified_at, now()), updated_at = now()"
+		"   WHERE id = (SELECT user_id FROM t) AND status = 'active' RETURNING *),"
+		/* CTEs read the snapshot from before the statement: prev is the old state */
+		" prev AS (SELECT id, email_verified_at IS NOT NULL AS verified FROM users"
+		"   WHERE id = (SELECT user_id FROM t)),"
+		" a AS (INSERT INTO audit_log (actor_id, action, target_type, target_id, ip)"
+		"   SELECT id, 'user.email_verified', 'user', id::text, $2 FROM u)"
+		" SELECT u.id, u.email, u.name, u.role, true, u.mfa_enabled, user_plan(u.id), rfc3339(u.created_at),"
+		" prev.verified FROM u JOIN prev ON prev.id = u.id",
+
+	[AUTH_FIND_BY_EMAIL] = "SELECT " USER_COLUMNS ", u.status FROM users u WHERE u.email = $1",
+
+	/* Periodic cleanup of what has expired (bounded per run). */
+	[AUTH_CLEANUP] =
+		"WITH s AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions"
+		"   WHERE expires_at < now() - interval '7 days' OR revoked_at < now() - interval '30 days' LIMIT 5000)),"
+		" r AS (DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens"
+		"   WHERE expires_at < now() OR rotated_at < now() - interval '1 day' LIMIT 5000)),"
+		" t AS (DELETE FROM auth_tokens WHERE id IN (SELECT id FROM auth_tokens"
+		"   WHERE expires_at < now() - interval '1 day' LIMIT 5000)),"
+		" l AS (DELETE FROM login_throttle WHERE last_failure_at < now() - interval '1 day'"
+		"   AND (locked_until IS NULL OR locked_until < now())),"
+		" k AS (DELETE FROM rate_limits WHERE window_start < now() - interval '2 days')"
+		" SELECT 1",
 };
 
 const struct db_stmts auth_stmts = {"auth", sql, AUTH_STMT__COUNT};

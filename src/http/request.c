@@ -231,6 +231,48 @@ bool http_req_is_json(const struct http_req *req)
 	return next == '\0' || next == ';' || next == ' ';
 }
 
+/* Strict UTF-8 (RFC 3629): json-c's own check lets overlong forms, UTF-16 surrogates and
+ * code points above U+10FFFF through, which PostgreSQL then refuses with an error. */
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t len;
+		unsigned long cp, min;
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			cp = c & 0x1f;
+			min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			len = 3;
+			cp = c & 0x0f;
+			min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			cp = c & 0x07;
+			min = 0x10000;
+		} else {
+			return false;
+		}
+		if (n - i < len)
+			return false;
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
 static void json_put_cb(void *p)
 {
 	json_object_put(p);
@@ -246,7 +288,8 @@ int http_req_json(struct http_req *req, json_object **out)
 		json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 		json_object *obj = NULL;
 		if (req->body_len > 0 && req->body_len <= (size_t)INT32_MAX &&
-		    memchr(req->body, '\0', req->body_len) == NULL) {
+		    memchr(req->body, '\0', req->body_len) == NULL &&
+		    utf8_valid((const unsigned char *)req->body, req->body_len)) {
 			obj = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
 			if (json_tokener_get_error(tok) != json_tokener_success) {
 				json_object_put(obj);

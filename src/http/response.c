@@ -170,7 +170,8 @@ void http_res_cookie(struct http_res *res, struct arena *a, const char *name, co
 int http_res_serialize(const struct http_res *res, struct arena *a, const char *request_id,
 		       char **out, size_t *out_len)
 {
-	size_t cap = 256 + res->body_len + (request_id ? strlen(request_id) : 0);
+	size_t cap = 256 + res->body_len + (request_id ? strlen(request_id) : 0) +
+		     (res->content_type ? strlen(res->content_type) : 0);
 	for (const struct http_header *h = res->headers; h; h = h->next)
 		cap += strlen(h->name) + strlen(h->value) + 4;
 	char *buf = arena_alloc(a, cap);
@@ -194,6 +195,8 @@ int http_res_serialize(const struct http_res *res, struct arena *a, const char *
 	PUT("\r\n");
 #undef PUT
 	if (res->body_len) {
+		if (res->body_len > cap - n)
+			return -1;
 		memcpy(buf + n, res->body, res->body_len);
 		n += res->body_len;
 	}

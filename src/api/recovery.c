@@ -1,0 +1,155 @@
+/* recovery.c — forgot/reset password, email verification, resend. */
+#include "handlers.h"
+#include "tollgate/arena.h"
+#include "tollgate/config.h"
+#include "tollgate/db.h"
+#include "tollgate/jobs.h"
+#include "tollgate/mail.h"
+#include "tollgate/password.h"
+#include "tollgate/status.h"
+
+#include <string.h>
+
+static void invalid_token(struct http_res *res, struct http_req *req)
+{
+	http_res_problem(res, req, 400, "invalid_token", "This link is invalid, expired or already used.");
+}
+
+/* Reads the required "token" string; answers 422 when it is missing. */
+static const char *token_of(struct http_req *req, struct http_res *res, json_object *body)
+{
+	const char *token;
+	if (!api_json_string(body, "token", &token) || !token || !*token) {
+		api_field_error(res, req, "token", "is required");
+		return NULL;
+	}
+	return token;
+}
+
+HANDLER(api_forgot_password)
+{
+	json_object *body;
+	http_req_json(req, &body);
+	const char *email_in;
+	if (!api_json_string(body, "email", &email_in) || !email_in || !*email_in)
+		return api_field_error(res, req, "email", "is required");
+	char *email = account_normalize_email(req->arena, email_in);
+	if (!email)
+		return api_field_error(res, req, "email", "must be a valid email address");
+	int retry;
+	char *key = arena_printf(req->arena, "forgot:%s", req->client_ip);
+	int rc = account_rate_limit(app->db, req->arena, key, app->cfg->forgot_ip_limit, 3600, &retry);
+	if (rc != TG_OK)
+		return api_fail(res, req, rc);
+	if (retry > 0)
+		return api_too_many(res, req, retry, "Too many reset requests from this address; try again later.");
+	/* Known or not, the request only queues a job: same answer, same cost. */
+	json_object *payload = json_object_new_object();
+	json_object_object_add(payload, "email", json_object_new_string(email));
+	rc = jobs_enqueue(app->db, req->arena, JOB_PASSWORD_RESET, payload);
+	json_object_put(payload);
+	if (rc != TG_OK)
+		return api_fail(res, req, rc);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "status", json_object_new_string("accepted"));
+	json_object_object_add(o, "message",
+			       json_object_new_string("If an account exists for this email, a reset link is on its way."));
+	http_res_json(res, req->arena, 202, o);
+}
+
+HANDLER(api_reset_password)
+{
+	json_object *body;
+	http_req_json(req, &body);
+	const char *token = token_of(req, res, body);
+	if (!token)
+		return;
+	const char *password;
+	if (!api_json_string(body, "password", &password) || !password || !*password)
+		return api_field_error(res, req, "password", "is required");
+	struct account_user u;
+	int rc = account_token_user(app->db, req->arena, ACCOUNT_TOKEN_RESET, token, &u);
+	if (rc == TG_ENOTFOUND)
+		return invalid_token(res, req);
+	if (rc != TG_OK)
+		return api_fail(res, req, rc);
+	const char *why = password_check_rules(password, u.email);
+	if (why)
+		return api_field_error(res, req, "password", why);
+	struct password_hasher *h = api_hasher(app);
+	char *hash;
+	if (!h || password_hash(h, req->arena, password, &hash) != TG_OK)
+		return api_fail(res, req, TG_EINTERNAL);
+	struct account_client cl = api_client(req);
+	if ((rc = db_begin(app->db)) != TG_OK)
+		return api_fail(res, req, rc);
+	rc = account_reset_password(app->db, req->arena, token, hash, &cl, &u);
+	if (rc == TG_OK)
+		rc = mail_queue_password_changed(app->db, req->arena, app->cfg, &u);
+	if (rc == TG_OK)
+		rc = db_commit(app->db);
+	else
+		db_rollback(app->db);
+	if (rc == TG_ENOTFOUND)
+		return invalid_token(res, req); /* used by a concurrent request in between */
+	if (rc != TG_OK)
+		return api_fail(res, req, rc);
+	req->user_id = u.id;
+	api_clear_refresh_cookie(res, req);
+	http_res_empty(res, 204);
+}
+
+HANDLER(api_verify_email)
+{
+	json_object *body;
+	http_req_json(req, &body);
+	const char *token = token_of(req, res, body);
+	if (!token)
+		return;
+	struct account_client cl = api_client(req);
+	struct account_user u;
+	bool fresh;
+	int rc = db_begin(app->db);
+	if (rc != TG_OK)
+		return api_fail(res, req, rc);
+	rc = account_verify_email(app->db, req->arena, token, &cl, &u, &fresh);
+	if (rc == TG_OK && fresh)
+		rc = mail_queue_welcome(app->db, req->arena, app->cfg, &u);
+	if (rc == TG_OK)
+		rc = db_commit(app->db);
+	else
+		db_rollback(app->db);
+	if (rc == TG_ENOTFOUND)
+		return invalid_token(res, req);
+	if (rc != TG_OK)
+		return api_fail(res, req, rc);
+	req->user_id = u.id;
+	api_no_store(res, req);
+	http_res_json(res, req->arena, 200, account_user_json(&u));
+}
+
+HANDLER(api_resend_verification)
+{
+	struct account_user *me = req->principal;
+	if (me->email_verified)
+		return http_res_problem(res, req, 409, "conflict", "This email address is already verified.");
+	int retry;
+	char *key = arena_printf(req->arena, "resend:%s", me->id);
+	int rc = account_rate_limit(app->db, req->arena, key, 1, app->cfg->resend_interval, &retry);
+	if (rc != TG_OK)
+		return api_fail(res, req, rc);
+	if (retry > 0)
+		return api_too_many(res, req, retry, "A verification email was just sent; try again in a minute.");
+	if ((rc = db_begin(app->db)) != TG_OK)
+		return api_fail(res, req, rc);
+	rc = mail_queue_verification(app->db, req->arena, app->cfg, me);
+	if (rc == TG_OK)
+		rc = db_commit(app->db);
+	else
+		db_rollback(app->db);
+	if (rc != TG_OK)
+		return api_fail(res, req, rc);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "status", json_object_new_string("accepted"));
+	http_res_json(res, req->arena, 202, o);
+}

@@ -1,0 +1,58 @@
+/* mail_sql.c — every SQL statement of the email and notifications area. */
+#include "mail_sql.h"
+
+static const char *const sql[MAIL_STMT__COUNT] = {
+	/* $1 kind $2 to $3 user or NULL $4 vars $5 message id */
+	[MAIL_ENQUEUE] =
+		"INSERT INTO email_outbox (kind, to_address, user_id, vars, message_id)"
+		" VALUES ($1, $2, $3, $4::jsonb, $5)",
+
+	/* $1 give-up age in seconds. Locks one due row; other jobs workers skip it. */
+	[MAIL_CLAIM] =
+		"SELECT id, kind, to_address, vars::text, message_id, attempts,"
+		" created_at < now() - make_interval(secs => $1)"
+		" FROM email_outbox WHERE status = 'pending' AND next_attempt_at <= now()"
+		" ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+
+	[MAIL_SENT] =
+		"UPDATE email_outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1,"
+		" vars = '{}', last_error = NULL WHERE id = $1",
+
+	/* $1 id $2 error $3 seconds until the next attempt */
+	[MAIL_RETRY] =
+		"UPDATE email_outbox SET attempts = attempts + 1, last_error = $2,"
+		" next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+
+	[MAIL_FAILED] =
+		"UPDATE email_outbox SET status = 'failed', attempts = attempts + 1, last_error = $2, vars = '{}'"
+		" WHERE id = $1",
+
+	/* $1 user $2 kind $3 title $4 body $5 link */
+	[NOTIFY_CREATE] =
+		"INSERT INTO notifications (user_id, kind, title, body, link) VALUES ($1, $2, $3, $4, $5)",
+
+	/* $1 user $2 unread only $3 limit $4 offset */
+	[NOTIFY_LIST] =
+		"SELECT id, kind, title, body, link, rfc3339(created_at), rfc3339(read_at),"
+		" count(*) OVER (),"
+		" (SELECT count(*) FROM notifications x WHERE x.user_id = $1 AND x.read_at IS NULL)"
+		" FROM notifications WHERE user_id = $1 AND (NOT $2::boolean OR read_at IS NULL)"
+		" ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",
+
+	[NOTIFY_READ] =
+		"UPDATE notifications SET read_at = coalesce(read_at, now()) WHERE id = $1 AND user_id = $2 RETURNING id",
+
+	[NOTIFY_READ_ALL] = "UPDATE notifications SET read_at = now() WHERE user_id = $1 AND read_at IS NULL",
+
+	[NOTIFY_PREFS_GET] =
+		"SELECT coalesce(p.product_updates, true), coalesce(p.usage_warnings, true), coalesce(p.billing, true)"
+		" FROM (SELECT 1) one LEFT JOIN notification_preferences p ON p.user_id = $1",
+
+	/* $1 user $2 product_updates $3 usage_warnings $4 billing */
+	[NOTIFY_PREFS_PUT] =
+		"INSERT INTO notification_preferences (user_id, product_updates, usage_warnings, billing)"
+		" VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET product_updates = $2,"
+		" usage_warnings = $3, billing = $4, updated_at = now()",
+};
+
+const struct db_stmts mail_stmts = {"mail", sql, MAIL_STMT__COUNT};

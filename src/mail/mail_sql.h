@@ -1,0 +1,24 @@
+/* mail_sql.h — private to src/mail: the area's statement table. */
+#ifndef TOLLGATE_MAIL_SQL_H
+#define TOLLGATE_MAIL_SQL_H
+
+#include "tollgate/db.h"
+
+enum mail_stmt {
+	MAIL_ENQUEUE,
+	MAIL_CLAIM,
+	MAIL_SENT,
+	MAIL_RETRY,
+	MAIL_FAILED,
+	NOTIFY_CREATE,
+	NOTIFY_LIST,
+	NOTIFY_READ,
+	NOTIFY_READ_ALL,
+	NOTIFY_PREFS_GET,
+	NOTIFY_PREFS_PUT,
+	MAIL_STMT__COUNT
+};
+
+extern const struct db_stmts mail_stmts;
+
+#endif

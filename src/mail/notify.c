@@ -1,0 +1,114 @@
+/* notify.c — in-app notifications and notification preferences. */
+#include "tollgate/notify.h"
+#include "tollgate/account.h"
+#include "tollgate/arena.h"
+#include "tollgate/db.h"
+#include "tollgate/status.h"
+#include "mail_sql.h"
+
+#include <stdio.h>
+
+int notify_create(struct db *db, struct arena *a, const char *user_id, const char *kind, const char *title,
+		  const char *body, const char *link)
+{
+	const char *p[] = {user_id, kind, title, body ? body : "", link};
+	return db_exec(db, a, &mail_stmts, NOTIFY_CREATE, 5, p, NULL);
+}
+
+static json_object *str_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+int notify_list(struct db *db, struct arena *a, const char *user_id, bool unread_only, int page, int per_page,
+		json_object **out)
+{
+	char lim[16], off[24];
+	snprintf(lim, sizeof(lim), "%d", per_page);
+	snprintf(off, sizeof(off), "%lld", (long long)(page - 1) * per_page);
+	const char *p[] = {user_id, unread_only ? "true" : "false", lim, off};
+	PGresult *r;
+	int rc = db_exec(db, a, &mail_stmts, NOTIFY_LIST, 4, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	json_object *items = json_object_new_array();
+	long long total = 0, unread = 0;
+	for (int i = 0; i < PQntuples(r); i++) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "id", json_object_new_string(db_value(r, i, 0)));
+		json_object_object_add(o, "kind", json_object_new_string(db_value(r, i, 1)));
+		json_object_object_add(o, "title", json_object_new_string(db_value(r, i, 2)));
+		json_object_object_add(o, "body", json_object_new_string(db_value(r, i, 3)));
+		json_object_object_add(o, "link", str_or_null(db_value(r, i, 4)));
+		json_object_object_add(o, "created_at", json_object_new_string(db_value(r, i, 5)));
+		json_object_object_add(o, "read_at", str_or_null(db_value(r, i, 6)));
+		json_object_array_add(items, o);
+		total = db_int(r, i, 7);
+		unread = db_int(r, i, 8);
+	}
+	if (PQntuples(r) == 0 && page > 1) {
+		/* past the end: the count still matters to the client */
+		PGresult *c;
+		const char *p1[] = {user_id, unread_only ? "true" : "false", "1", "0"};
+		if (db_exec(db, a, &mail_stmts, NOTIFY_LIST, 4, p1, &c) == TG_OK && PQntuples(c)) {
+			total = db_int(c, 0, 7);
+			unread = db_int(c, 0, 8);
+		}
+	}
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "items", items);
+	json_object_object_add(o, "page", json_object_new_int(page));
+	json_object_object_add(o, "per_page", json_object_new_int(per_page));
+	json_object_object_add(o, "total", json_object_new_int64(total));
+	json_object_object_add(o, "unread", json_object_new_int64(unread));
+	*out = o;
+	return TG_OK;
+}
+
+int notify_mark_read(struct db *db, struct arena *a, const char *user_id, const char *id)
+{
+	if (!account_uuid_valid(id))
+		return TG_ENOTFOUND;
+	const char *p[] = {id, user_id};
+	PGresult *r;
+	int rc = db_exec(db, a, &mail_stmts, NOTIFY_READ, 2, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	return PQntuples(r) == 1 ? TG_OK : TG_ENOTFOUND;
+}
+
+int notify_mark_all_read(struct db *db, struct arena *a, const char *user_id)
+{
+	const char *p[] = {user_id};
+	return db_exec(db, a, &mail_stmts, NOTIFY_READ_ALL, 1, p, NULL);
+}
+
+int notify_prefs_get(struct db *db, struct arena *a, const char *user_id, struct notify_prefs *pr)
+{
+	const char *p[] = {user_id};
+	PGresult *r;
+	int rc = db_exec(db, a, &mail_stmts, NOTIFY_PREFS_GET, 1, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	pr->product_updates = db_bool(r, 0, 0);
+	pr->usage_warnings = db_bool(r, 0, 1);
+	pr->billing = db_bool(r, 0, 2);
+	return TG_OK;
+}
+
+int notify_prefs_put(struct db *db, struct arena *a, const char *user_id, const struct notify_prefs *pr)
+{
+	const char *p[] = {user_id, pr->product_updates ? "true" : "false", pr->usage_warnings ? "true" : "false",
+			   pr->billing ? "true" : "false"};
+	return db_exec(db, a, &mail_stmts, NOTIFY_PREFS_PUT, 4, p, NULL);
+}
+
+json_object *notify_prefs_json(const struct notify_prefs *p)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "product_updates", json_object_new_boolean(p->product_updates));
+	json_object_object_add(o, "usage_warnings", json_object_new_boolean(p->usage_warnings));
+	json_object_object_add(o, "billing", json_object_new_boolean(p->billing));
+	json_object_object_add(o, "security", json_object_new_boolean(1));
+	return o;
+}

@@ -1,0 +1,114 @@
+/* outbox.c — queueing emails in PostgreSQL and delivering them from the jobs worker. */
+#include "tollgate/mail.h"
+#include "tollgate/arena.h"
+#include "tollgate/config.h"
+#include "tollgate/crypto.h"
+#include "tollgate/db.h"
+#include "tollgate/log.h"
+#include "tollgate/status.h"
+#include "mail_sql.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DELIVER_BATCH 50
+
+int mail_enqueue(struct db *db, struct arena *a, const char *kind, const char *to, const char *user_id,
+		 json_object *vars)
+{
+	unsigned char rnd[16];
+	char hex[33];
+	if (crypto_random(rnd, sizeof(rnd)) != 0)
+		return TG_EINTERNAL;
+	crypto_hex(rnd, sizeof(rnd), hex);
+	/* A stable Message-ID per row: a resend after a crash carries the same id. */
+	char *mid = arena_printf(a, "<%s.%s@%s>", kind, hex, "tollgate.mail");
+	const char *vtext = json_object_to_json_string_ext(vars, JSON_C_TO_STRING_PLAIN);
+	char *vcopy = arena_strdup(a, vtext);
+	if (!mid || !vcopy)
+		return TG_ENOMEM;
+	const char *p[] = {kind, to, user_id, vcopy, mid};
+	return db_exec(db, a, &mail_stmts, MAIL_ENQUEUE, 5, p, NULL);
+}
+
+static void json_put_cb(void *p)
+{
+	json_object_put(p);
+}
+
+/* Renders and sends the locked row; records the outcome. Runs inside the row's transaction. */
+static int deliver_row(struct db *db, struct arena *a, const struct tg_config *cfg, const PGresult *r)
+{
+	const char *id = db_value(r, 0, 0), *kind = db_value(r, 0, 1), *to = db_value(r, 0, 2);
+	const char *vars_text = db_value(r, 0, 3), *mid = db_value(r, 0, 4);
+	int attempts = (int)db_int(r, 0, 5);
+	bool too_old = db_bool(r, 0, 6);
+
+	json_object *vars = json_tokener_parse(vars_text ? vars_text : "{}");
+	if (vars)
+		arena_on_reset(a, json_put_cb, vars);
+	char err[512] = "";
+	char *subject, *text, *html;
+	int rc = mail_render_kind(a, mail_templates_dir(cfg, a), kind, vars, &subject, &text, &html);
+	if (rc != TG_OK) {
+		snprintf(err, sizeof(err), "template %s: %s", kind, tg_strerror(rc));
+		const char *p[] = {id, err};
+		log_error("email %s (%s) cannot be rendered: %s", id, kind, err);
+		return db_exec(db, a, &mail_stmts, MAIL_FAILED, 2, p, NULL);
+	}
+	struct mail_message m = {cfg->mail_from, to, subject, text, html, mid, time(NULL)};
+	char *msg = mail_build(a, &m);
+	if (!msg)
+		return TG_ENOMEM;
+	rc = mail_transport_send(cfg, a, cfg->mail_from, to, msg, strtol(id, NULL, 10), err, sizeof(err));
+	if (rc == TG_OK) {
+		const char *p[] = {id};
+		log_info("email %s (%s) delivered", id, kind);
+		return db_exec(db, a, &mail_stmts, MAIL_SENT, 1, p, NULL);
+	}
+	if (too_old) {
+		const char *p[] = {id, err};
+		log_error("email %s (%s) failed for good after %d attempts: %s", id, kind, attempts + 1, err);
+		return db_exec(db, a, &mail_stmts, MAIL_FAILED, 2, p, NULL);
+	}
+	char wait[24];
+	snprintf(wait, sizeof(wait), "%ld", mail_backoff_seconds(attempts + 1, cfg->mail_retry_base, cfg->mail_retry_max));
+	const char *p[] = {id, err, wait};
+	log_warn("email %s (%s) not delivered (attempt %d), retrying in %s s: %s", id, kind, attempts + 1, wait, err);
+	return db_exec(db, a, &mail_stmts, MAIL_RETRY, 3, p, NULL);
+}
+
+int mail_deliver_due(struct db *db, struct arena *a, const struct tg_config *cfg)
+{
+	char give_up[24];
+	snprintf(give_up, sizeof(give_up), "%d", cfg->mail_give_up_after);
+	int handled = 0;
+	while (handled < DELIVER_BATCH) {
+		/* The row stays locked while it is sent: a second jobs worker skips it, and a crash
+		 * mid-send rolls back to pending, so nothing is lost. */
+		int rc = db_begin(db);
+		if (rc != TG_OK)
+			return -rc;
+		const char *p[] = {give_up};
+		PGresult *r;
+		rc = db_exec(db, a, &mail_stmts, MAIL_CLAIM, 1, p, &r);
+		if (rc != TG_OK) {
+			db_rollback(db);
+			return -rc;
+		}
+		if (PQntuples(r) == 0) {
+			db_rollback(db);
+			break;
+		}
+		rc = deliver_row(db, a, cfg, r);
+		if (rc != TG_OK) {
+			db_rollback(db);
+			return -rc;
+		}
+		if ((rc = db_commit(db)) != TG_OK)
+			return -rc;
+		handled++;
+	}
+	return handled;
+}
