@@ -7,10 +7,13 @@
 #define TOLLGATE_TESTS_UNIT_H
 
 #include <check.h>
+#include <ftw.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tollgate/arena.h"
 
@@ -60,13 +63,67 @@ static UNIT_UNUSED void unit_write_file(const char *path, const char *data, size
 	ck_assert_int_eq(fclose(f), 0);
 }
 
-/* A fresh directory under $TMPDIR (or /tmp), into buf; fails the test on error. */
+static UNIT_UNUSED char unit_base_[256];
+
+/* A fresh directory into buf: under the test case's base directory when unit_base_setup runs as
+ * an unchecked fixture, else under $TMPDIR (or /tmp). Fails the test on error. */
 static UNIT_UNUSED void unit_tmpdir(char *buf, size_t len)
 {
-	const char *base = getenv("TMPDIR");
+	const char *base = *unit_base_ ? unit_base_ : getenv("TMPDIR");
 	int n = snprintf(buf, len, "%s/tollgate-unit-XXXXXX", base && *base ? base : "/tmp");
 	ck_assert(n > 0 && (size_t)n < len);
 	ck_assert_msg(mkdtemp(buf) != NULL, "mkdtemp failed");
+}
+
+static UNIT_UNUSED int unit_rm_entry_(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Removes dir and everything under it (for unit_tmpdir directories); ignores errors. */
+static UNIT_UNUSED void unit_rmtree(const char *dir)
+{
+	if (dir && *dir)
+		nftw(dir, unit_rm_entry_, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Unchecked fixture (tcase_add_unchecked_fixture): one base directory per test case, created and
+ * removed in the runner process, so a failed test (whose checked teardown never runs) leaves no
+ * temporary files behind. */
+static UNIT_UNUSED void unit_base_setup(void)
+{
+	unit_base_[0] = '\0';
+	char dir[sizeof(unit_base_)];
+	unit_tmpdir(dir, sizeof(dir));
+	memcpy(unit_base_, dir, sizeof(unit_base_));
+}
+
+static UNIT_UNUSED void unit_base_teardown(void)
+{
+	unit_rmtree(unit_base_);
+	unit_base_[0] = '\0';
+}
+
+/* Unsets every TOLLGATE_* environment variable, so a developer's shell cannot change a result. */
+static UNIT_UNUSED void unit_clear_tollgate_env(void)
+{
+	extern char **environ;
+	for (;;) {
+		char name[256] = "";
+		for (char **e = environ; e && *e; e++) {
+			const char *eq = strchr(*e, '=');
+			if (strncmp(*e, "TOLLGATE_", 9) == 0 && eq && (size_t)(eq - *e) < sizeof(name)) {
+				memcpy(name, *e, (size_t)(eq - *e));
+				name[eq - *e] = '\0';
+				break;
+			}
+		}
+		if (!*name)
+			return;
+		ck_assert_int_eq(unsetenv(name), 0);
+	}
 }
 
 #endif

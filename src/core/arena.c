@@ -1,0 +1,174 @@
+/* arena.c — bump allocator in chained blocks, with cleanup hooks. */
+#include "tollgate/arena.h"
+
+#include <stdalign.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct block {
+	struct block *next;
+	size_t size, used;
+	alignas(max_align_t) unsigned char data[];
+};
+
+struct cleanup {
+	struct cleanup *next;
+	arena_cleanup_fn fn;
+	void *ptr;
+};
+
+struct arena {
+	struct block *head;     /* current block; the first block is last in the chain */
+	struct cleanup *cleanups;
+	size_t block_size;
+	size_t used;
+};
+
+static struct block *block_new(size_t size)
+{
+	if (size > SIZE_MAX - sizeof(struct block))
+		return NULL; /* the header would wrap the malloc size */
+	struct block *b = malloc(sizeof(*b) + size);
+	if (!b)
+		return NULL;
+	b->next = NULL;
+	b->size = size;
+	b->used = 0;
+	return b;
+}
+
+struct arena *arena_new(size_t block_size)
+{
+	struct arena *a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->block_size = block_size ? block_size : 16384;
+	a->head = block_new(a->block_size);
+	if (!a->head) {
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static void run_cleanups(struct arena *a)
+{
+	while (a->cleanups) {
+		struct cleanup *c = a->cleanups;
+		a->cleanups = c->next;
+		c->fn(c->ptr);
+	}
+}
+
+void arena_reset(struct arena *a)
+{
+	if (!a)
+		return;
+	run_cleanups(a);
+	while (a->head->next) {
+		struct block *b = a->head;
+		a->head = b->next;
+		free(b);
+	}
+	a->head->used = 0;
+	a->used = 0;
+}
+
+void arena_destroy(struct arena *a)
+{
+	if (!a)
+		return;
+	arena_reset(a);
+	free(a->head);
+	free(a);
+}
+
+void *arena_alloc(struct arena *a, size_t size)
+{
+	const size_t align = alignof(max_align_t);
+	size_t need = (size + align - 1) & ~(align - 1);
+	if (need < size)
+		return NULL;
+	struct block *b = a->head;
+	if (b->size - b->used < need) {
+		size_t bs = need > a->block_size ? need : a->block_size;
+		struct block *nb = block_new(bs);
+		if (!nb)
+			return NULL;
+		nb->next = a->head;
+		a->head = nb;
+		b = nb;
+	}
+	void *p = b->data + b->used;
+	b->used += need;
+	a->used += need;
+	memset(p, 0, size);
+	return p;
+}
+
+char *arena_memdup(struct arena *a, const void *p, size_t n)
+{
+	char *d = arena_alloc(a, n + 1);
+	if (!d)
+		return NULL;
+	if (n)
+		memcpy(d, p, n);
+	d[n] = '\0';
+	return d;
+}
+
+char *arena_strndup(struct arena *a, const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+	return arena_memdup(a, s, len);
+}
+
+char *arena_strdup(struct arena *a, const char *s)
+{
+	return s ? arena_memdup(a, s, strlen(s)) : NULL;
+}
+
+char *arena_vprintf(struct arena *a, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	va_copy(ap2, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return NULL;
+	char *s = arena_alloc(a, (size_t)n + 1);
+	if (!s)
+		return NULL;
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
+char *arena_printf(struct arena *a, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = arena_vprintf(a, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+int arena_on_reset(struct arena *a, arena_cleanup_fn fn, void *ptr)
+{
+	struct cleanup *c = arena_alloc(a, sizeof(*c));
+	if (!c) {
+		fn(ptr);
+		return -1;
+	}
+	c->fn = fn;
+	c->ptr = ptr;
+	c->next = a->cleanups;
+	a->cleanups = c;
+	return 0;
+}
+
+size_t arena_used(const struct arena *a)
+{
+	return a->used;
+}
