@@ -75,6 +75,8 @@ struct tg_config {
 	char *stripe_webhook_secrets; /* space-separated, for rotation */
 	int stripe_timeout;
 	int past_due_grace_days;
+	int event_retry_base;       /* seconds before a failed webhook event is applied again; doubles */
+	char *stripe_prices;        /* "pro:month:price_… pro:year:price_…": Stripe price per plan and interval */
 	char *litellm_base;
 	char *litellm_master_key;
 	char *litellm_encryption_key; /* 64 hex chars: AES-256-GCM key for stored virtual keys */

@@ -32,4 +32,14 @@ char *crypto_token(struct arena *a);
 /* The at-rest form of a token: hex SHA-256 of its text. */
 void crypto_token_hash(const char *token, char out[2 * CRYPTO_SHA256_LEN + 1]);
 
+/* AES-256-GCM with a random 12-byte nonce: out = nonce || ciphertext || 16-byte tag.
+ * key is 32 bytes. Returns 0 or -1. *out is arena memory of *out_len bytes. */
+int crypto_seal(struct arena *a, const uint8_t key[32], const void *plain, size_t len, uint8_t **out,
+		size_t *out_len);
+/* Reverses crypto_seal; fails (-1) on any tampering. *out is NUL-terminated arena memory. */
+int crypto_open(struct arena *a, const uint8_t key[32], const uint8_t *sealed, size_t len, uint8_t **out,
+		size_t *out_len);
+/* Decodes 2n hex characters into n bytes. Returns 0 or -1. */
+int crypto_unhex(const char *hex, uint8_t *out, size_t n);
+
 #endif

@@ -38,6 +38,10 @@ int db_begin(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
 bool db_in_transaction(const struct db *db);
+/* A savepoint inside the current transaction, and going back to it (work since it is undone,
+ * the transaction goes on). */
+int db_savepoint(struct db *db);
+int db_rollback_to_savepoint(struct db *db);
 /* SQLSTATE of the last failed statement ("" when none). */
 const char *db_sqlstate(const struct db *db);
 /* The raw connection, for the migrations runner and LISTEN. May be NULL. */

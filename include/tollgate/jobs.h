@@ -11,6 +11,8 @@ struct db;
 
 /* Job kinds queued by requests. */
 #define JOB_PASSWORD_RESET "password_reset" /* payload {"email"}: look up, issue, email */
+#define JOB_LITELLM_SYNC "litellm_sync"     /* payload {"user_id"}: key in line with the plan */
+#define JOB_LITELLM_DELETE "litellm_delete" /* payload {"key_ciphertext"}: a deleted user's key */
 
 /* Queues a job (payload not consumed), to run as soon as a jobs worker is free. */
 int jobs_enqueue(struct db *db, struct arena *a, const char *kind, json_object *payload);

@@ -69,6 +69,14 @@ HANDLER(api_notifications_list);
 HANDLER(api_notification_read);
 HANDLER(api_notifications_read_all);
 
+/* billing.c */
+HANDLER(api_billing_plans);
+HANDLER(api_billing_checkout);
+HANDLER(api_billing_portal);
+HANDLER(api_billing_subscription);
+HANDLER(api_billing_invoices);
+HANDLER(api_stripe_webhook);
+
 /* 422 validation_failed with one field's reason. */
 void api_field_error(struct http_res *res, struct http_req *req, const char *field, const char *why);
 /* 429 rate_limited with Retry-After. */

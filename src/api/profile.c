@@ -1,6 +1,8 @@
 /* profile.c — name, password change, account deletion. */
 #include "handlers.h"
+#include "tollgate/billing.h"
 #include "tollgate/db.h"
+#include "tollgate/litellm.h"
 #include "tollgate/mail.h"
 #include "tollgate/password.h"
 #include "tollgate/status.h"
@@ -99,9 +101,26 @@ HANDLER(api_delete_account)
 	const char *email;
 	if (!recheck_password(app, req, res, "password", password, &email))
 		return;
+	/* Stop the billing first: an account must never be gone while its subscription goes on. */
+	int rc = billing_cancel_all(app->db, req->arena, app->cfg, req->user_id);
+	if (rc == TG_EUNAVAIL) {
+		http_res_header(res, req->arena, "Retry-After", "60");
+		return http_res_problem(res, req, 503, "billing_unavailable",
+					"Your subscription could not be canceled right now; nothing was deleted. Try again shortly.");
+	}
+	if (rc != TG_OK)
+		return api_fail(res, req, rc);
 	struct account_client cl = api_client(req);
-	int rc = account_delete(app->db, req->arena, req->user_id, &cl);
-	if (rc != TG_OK && rc != TG_ENOTFOUND)
+	if ((rc = db_begin(app->db)) != TG_OK)
+		return api_fail(res, req, rc);
+	rc = litellm_queue_delete(app->db, req->arena, req->user_id);
+	if (rc == TG_OK)
+		rc = account_delete(app->db, req->arena, req->user_id, &cl);
+	if (rc == TG_OK || rc == TG_ENOTFOUND)
+		rc = db_commit(app->db);
+	else
+		db_rollback(app->db);
+	if (rc != TG_OK)
 		return api_fail(res, req, rc);
 	api_clear_refresh_cookie(res, req);
 	http_res_empty(res, 204);

@@ -27,6 +27,13 @@ static const struct route routes[] = {
 	{HTTP_GET, "/api/notifications", ROUTE_USER, api_notifications_list},
 	{HTTP_POST, "/api/notifications/read-all", ROUTE_USER, api_notifications_read_all},
 	{HTTP_POST, "/api/notifications/{id}/read", ROUTE_USER, api_notification_read},
+
+	{HTTP_GET, "/api/billing/plans", ROUTE_PUBLIC, api_billing_plans},
+	{HTTP_POST, "/api/billing/checkout", ROUTE_USER | ROUTE_BODY, api_billing_checkout},
+	{HTTP_POST, "/api/billing/portal", ROUTE_USER, api_billing_portal},
+	{HTTP_GET, "/api/billing/subscription", ROUTE_USER, api_billing_subscription},
+	{HTTP_GET, "/api/billing/invoices", ROUTE_USER, api_billing_invoices},
+	{HTTP_POST, "/api/webhooks/stripe", ROUTE_BODY | ROUTE_RAW, api_stripe_webhook},
 };
 
 int api_init(struct app *app)

@@ -92,6 +92,7 @@ static const struct key keys[] = {
 	SECRET(stripe_webhook_secrets),
 	D(stripe_timeout, "30s", 1, 600),
 	I(past_due_grace_days, 7, 0, 365),
+	D(event_retry_base, "30s", 1, 86400),
 	S(stripe_prices, ""),
 	S(litellm_base, ""),
 	SECRET(litellm_master_key),

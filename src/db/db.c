@@ -22,7 +22,7 @@ struct prepared_set {
 struct db {
 	PGconn *conn;
 	char *conninfo;
-	char options[96];
+	char options[160];
 	char connect_timeout[16];
 	struct prepared_set sets[DB_MAX_SETS];
 	int nsets;
@@ -80,8 +80,10 @@ int db_open(struct db **out, const struct tg_config *cfg)
 		free(db);
 		return TG_ENOMEM;
 	}
-	snprintf(db->options, sizeof(db->options), "-c statement_timeout=%d -c TimeZone=UTC",
-		 cfg->db_statement_timeout_ms);
+	/* tollgate.past_due_grace_days is read by the user_plan() SQL function */
+	snprintf(db->options, sizeof(db->options),
+		 "-c statement_timeout=%d -c TimeZone=UTC -c tollgate.past_due_grace_days=%d",
+		 cfg->db_statement_timeout_ms, cfg->past_due_grace_days);
 	snprintf(db->connect_timeout, sizeof(db->connect_timeout), "%d", cfg->db_connect_timeout);
 	*out = db;
 	return connect_now(db);
@@ -266,6 +268,16 @@ int db_commit(struct db *db)
 	int rc = simple(db, "COMMIT");
 	db->in_tx = false;
 	return rc;
+}
+
+int db_savepoint(struct db *db)
+{
+	return db->in_tx ? simple(db, "SAVEPOINT tg_sp") : TG_EINTERNAL;
+}
+
+int db_rollback_to_savepoint(struct db *db)
+{
+	return db->in_tx ? simple(db, "ROLLBACK TO SAVEPOINT tg_sp") : TG_EINTERNAL;
 }
 
 void db_rollback(struct db *db)

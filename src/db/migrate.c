@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Arbitrary constant shared by every tollgate host: only one migrates at a time. */
 #define MIGRATE_LOCK_KEY "727174001"
@@ -51,6 +52,12 @@ static char *read_file(const char *path, size_t *len)
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return NULL;
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		/* a directory opens too, and ftell() then reports an absurd size */
+		fclose(f);
+		return NULL;
+	}
 	char *buf = NULL;
 	if (fseek(f, 0, SEEK_END) == 0) {
 		long n = ftell(f);

@@ -2,6 +2,8 @@
  * so any number of jobs workers on any number of hosts never do one item twice. */
 #include "tollgate/jobs.h"
 #include "tollgate/account.h"
+#include "tollgate/billing.h"
+#include "tollgate/litellm.h"
 #include "tollgate/app.h"
 #include "tollgate/arena.h"
 #include "tollgate/config.h"
@@ -59,11 +61,32 @@ static int job_password_reset(struct app *app, json_object *payload)
 	return mail_queue_password_reset(app->db, app->arena, app->cfg, &u);
 }
 
+static int job_litellm_sync(struct app *app, json_object *payload)
+{
+	json_object *u;
+	if (!json_object_object_get_ex(payload, "user_id", &u) || !json_object_is_type(u, json_type_string))
+		return TG_OK;
+	if (!litellm_configured(app->cfg))
+		return TG_OK; /* nothing to keep in line; the reconcile job catches up once configured */
+	return litellm_sync_user(app->db, app->arena, app->cfg, json_object_get_string(u));
+}
+
+static int job_litellm_delete(struct app *app, json_object *payload)
+{
+	json_object *k;
+	if (!json_object_object_get_ex(payload, "key_ciphertext", &k) || !json_object_is_type(k, json_type_string))
+		return TG_OK;
+	int rc = litellm_delete_key(app->arena, app->cfg, json_object_get_string(k));
+	return rc == TG_EINPUT ? TG_OK : rc;
+}
+
 static const struct {
 	const char *kind;
 	int (*run)(struct app *app, json_object *payload);
 } queue_kinds[] = {
 	{JOB_PASSWORD_RESET, job_password_reset},
+	{JOB_LITELLM_SYNC, job_litellm_sync},
+	{JOB_LITELLM_DELETE, job_litellm_delete},
 };
 
 static void json_put_cb(void *p)
@@ -126,15 +149,25 @@ static int run_outbox(struct app *app)
 	return mail_deliver_due(app->db, app->arena, app->cfg);
 }
 
-static int run_cleanup(struct app *app)
+static int run_stripe_events(struct app *app)
 {
-	static int64_t last;
+	return billing_retry_events(app->db, app->arena, app->cfg);
+}
+
+/* Periodic work, at most once per CLEANUP_EVERY_US: expired rows, key reconciliation. */
+static int run_periodic(struct app *app)
+{
 	int64_t now = time_mono_us();
-	if (last && now - last < CLEANUP_EVERY_US)
+	if (app->last_periodic_us && now - app->last_periodic_us < CLEANUP_EVERY_US)
 		return 0;
-	last = now;
+	app->last_periodic_us = now;
 	int rc = account_cleanup(app->db, app->arena);
-	return rc == TG_OK ? 0 : -rc;
+	if (rc != TG_OK)
+		return -rc;
+	int n = litellm_reconcile(app->db, app->arena, app->cfg);
+	if (n > 0)
+		log_info("litellm reconcile: %d keys brought in line", n);
+	return 0;
 }
 
 /* The job kinds, run in order each round. Each returns items processed or a negative status. */
@@ -144,7 +177,8 @@ static const struct {
 } job_kinds[] = {
 	{"queue", run_queue},
 	{"outbox", run_outbox},
-	{"cleanup", run_cleanup},
+	{"stripe_events", run_stripe_events},
+	{"periodic", run_periodic},
 };
 
 int jobs_run_once(struct app *app)
@@ -195,6 +229,9 @@ static void drain_notifications(struct app *app)
 int jobs_run(struct app *app, volatile sig_atomic_t *stop, const void *idle_mask)
 {
 	log_info("jobs worker started");
+	if (db_ensure(app->db) == TG_OK && billing_sync_prices(app->db, app->arena, app->cfg) != TG_OK)
+		log_warn("could not apply stripe_prices to the plans");
+	arena_reset(app->arena);
 	PGconn *listening_on = NULL;
 	while (!*stop) {
 		db_ensure(app->db);

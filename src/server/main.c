@@ -20,8 +20,10 @@ static void usage(FILE *f)
 	      "  serve                       run the master, the worker pools and the jobs worker\n"
 	      "  migrate                     apply pending sql/NNNN_*.sql migrations\n"
 	      "  check-config                validate the configuration and print what is wrong\n"
+	      "  jobs                        run one jobs worker in the foreground (extra capacity or a jobs-only host)\n"
 	      "  user create --email E [--name N] [--admin]\n"
 	      "                              create a user; the password is read from stdin\n"
+	      "  stripe replay [--since 72h] apply webhook events Stripe could not deliver\n"
 	      "  version                     print the version\n"
 	      "\n"
 	      "The configuration file defaults to $TOLLGATE_CONFIG; TOLLGATE_<KEY> variables override keys.\n",
@@ -113,6 +115,16 @@ int main(int argc, char **argv)
 		return cmd_migrate(config_path);
 	if (!strcmp(cmd, "check-config"))
 		return cmd_check_config(config_path);
+	if (!strcmp(cmd, "jobs")) {
+		struct tg_config cfg;
+		if (cli_load_config(config_path, &cfg, true))
+			return 1;
+		int code = server_jobs(&cfg);
+		config_free(&cfg);
+		return code;
+	}
+	if (!strcmp(cmd, "stripe"))
+		return cli_stripe(config_path, argc - i - 1, argv + i + 1);
 	if (!strcmp(cmd, "user"))
 		return cli_user(config_path, argc - i - 1, argv + i + 1);
 	if (!strcmp(cmd, "version")) {

@@ -1,0 +1,55 @@
+/* billing.h — plans, customers, subscriptions, invoices and the Stripe webhook events.
+ *
+ * Stripe is the source of truth: we mirror what we need from its webhook events. Each event
+ * is stored (deduplicated on its id) and applied in one transaction; an event older than the
+ * last one applied to the same subscription or invoice never rolls its state back. */
+#ifndef TOLLGATE_BILLING_H
+#define TOLLGATE_BILLING_H
+
+#include <json.h>
+#include <stdbool.h>
+
+struct arena;
+struct db;
+struct tg_config;
+
+/* Public plans: {"items":[{code, name, description, prices, limits, features}]}. */
+int billing_plans(struct db *db, struct arena *a, json_object **out);
+
+struct billing_price {
+	bool plan_exists;
+	bool has_price;            /* the plan sells at this interval */
+	const char *stripe_price_id; /* NULL when not configured */
+};
+int billing_price(struct db *db, struct arena *a, const char *plan, const char *interval, struct billing_price *p);
+
+/* The user's Stripe customer id (TG_ENOTFOUND when none). */
+int billing_customer(struct db *db, struct arena *a, const char *user_id, const char **customer_id);
+/* Remembers the customer of a user; keeps the first one when two race. *customer_id is the kept one. */
+int billing_customer_save(struct db *db, struct arena *a, const char *user_id, const char **customer_id);
+/* True when the user has a subscription that is not over (checkout would double-bill). */
+int billing_has_live_subscription(struct db *db, struct arena *a, const char *user_id, bool *live);
+/* {plan, status, interval, current_period_start, current_period_end, cancel_at_period_end, canceled_at} */
+int billing_subscription(struct db *db, struct arena *a, const char *user_id, json_object **out);
+/* A page of the user's invoices as {items, page, per_page, total}. */
+int billing_invoices(struct db *db, struct arena *a, const char *user_id, int page, int per_page, json_object **out);
+/* Stripe subscription ids of the user that are not over (for cancellation on deletion). */
+int billing_live_subscription_ids(struct db *db, struct arena *a, const char *user_id, json_object **ids);
+
+/* Stores a verified event and applies it in the same transaction. *duplicate is true when the id
+ * was already stored (nothing is done). An event that fails to apply stays stored with its error
+ * for the jobs worker to retry; that is still TG_OK (the event is safe). */
+int billing_event_ingest(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *event,
+			 bool *duplicate);
+/* Applies one event (inside the caller's transaction). */
+int billing_event_apply(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *event);
+/* Retries stored events that failed to apply (jobs worker). Returns handled count or -status. */
+int billing_retry_events(struct db *db, struct arena *a, const struct tg_config *cfg);
+/* Whether event id is stored and applied. */
+int billing_event_applied(struct db *db, struct arena *a, const char *id, bool *stored, bool *applied);
+/* Writes the configured stripe_prices ("plan:interval:price_id …") into plan_prices. */
+int billing_sync_prices(struct db *db, struct arena *a, const struct tg_config *cfg);
+/* Cancels every live subscription of user_id at Stripe at once (account deletion). */
+int billing_cancel_all(struct db *db, struct arena *a, const struct tg_config *cfg, const char *user_id);
+
+#endif

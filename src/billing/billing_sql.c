@@ -1,0 +1,169 @@
+/* billing_sql.c — every SQL statement of the billing area. */
+#include "billing_sql.h"
+
+static const char *const sql[B_STMT__COUNT] = {
+	[B_PLANS] =
+		"SELECT p.code, p.name, p.description, p.features::text, p.limit_projects, p.limit_documents,"
+		" p.limit_agents, p.limit_monthly_tokens,"
+		" coalesce((SELECT json_agg(json_build_object('interval', pp.interval, 'amount', pp.amount,"
+		"   'currency', pp.currency) ORDER BY pp.interval = 'year') FROM plan_prices pp"
+		"   WHERE pp.plan_code = p.code), '[]')::text"
+		" FROM plans p WHERE p.archived_at IS NULL ORDER BY p.sort_order, p.code",
+
+	/* $1 plan $2 interval */
+	[B_PRICE] =
+		"SELECT p.code, pp.interval IS NOT NULL, pp.stripe_price_id FROM plans p"
+		" LEFT JOIN plan_prices pp ON pp.plan_code = p.code AND pp.interval = $2"
+		" WHERE p.code = $1 AND p.archived_at IS NULL",
+
+	[B_PLAN_BY_PRICE] = "SELECT plan_code, interval FROM plan_prices WHERE stripe_price_id = $1",
+
+	/* $1 plan $2 interval $3 price id */
+	[B_SET_PRICE] =
+		"UPDATE plan_prices SET stripe_price_id = $3 WHERE plan_code = $1 AND interval = $2"
+		" AND stripe_price_id IS DISTINCT FROM $3",
+
+	[B_CUSTOMER_GET] = "SELECT stripe_customer_id FROM stripe_customers WHERE user_id = $1",
+
+	/* The first customer saved for a user wins; the kept one is returned either way. */
+	[B_CUSTOMER_SAVE] =
+		"WITH i AS (INSERT INTO stripe_customers (user_id, stripe_customer_id) VALUES ($1, $2)"
+		"   ON CONFLICT DO NOTHING RETURNING stripe_customer_id)"
+		" SELECT stripe_customer_id FROM i UNION ALL"
+		" SELECT stripe_customer_id FROM stripe_customers WHERE user_id = $1 LIMIT 1",
+
+	/* checkout.session.completed: $1 user (client_reference_id) $2 customer */
+	[B_CUSTOMER_LINK] =
+		"INSERT INTO stripe_customers (user_id, stripe_customer_id)"
+		" SELECT $1::uuid, $2 WHERE EXISTS (SELECT 1 FROM users WHERE id = $1::uuid)"
+		" ON CONFLICT DO NOTHING",
+
+	[B_LIVE_SUBSCRIPTIONS] =
+		"SELECT stripe_subscription_id FROM subscriptions WHERE user_id = $1"
+		" AND status NOT IN ('canceled', 'incomplete_expired')",
+
+	[B_SUBSCRIPTION_CURRENT] =
+		"SELECT user_plan(s.user_id), s.status, s.interval, rfc3339(s.current_period_start),"
+		" rfc3339(s.current_period_end), s.cancel_at_period_end, rfc3339(s.canceled_at), s.plan_code,"
+		" rfc3339(s.past_due_since + make_interval(days =>"
+		"   coalesce(nullif(current_setting('tollgate.past_due_grace_days', true), '')::int, 7)))"
+		" FROM subscriptions s WHERE s.user_id = $1 ORDER BY s.created_at DESC LIMIT 1",
+
+	/* $1 user $2 limit $3 offset */
+	[B_INVOICES] =
+		"SELECT stripe_invoice_id, number, status, amount_due, amount_paid, amount_refunded, currency,"
+		" hosted_invoice_url, invoice_pdf, rfc3339(period_start), rfc3339(period_end), rfc3339(created),"
+		" count(*) OVER ()"
+		" FROM invoices WHERE user_id = $1 ORDER BY created DESC, stripe_invoice_id DESC LIMIT $2 OFFSET $3",
+
+	/* $1 id $2 type $3 created $4 payload */
+	[B_EVENT_INSERT] =
+		"INSERT INTO stripe_events (id, type, created, payload) VALUES ($1, $2, $3, $4::jsonb)"
+		" ON CONFLICT (id) DO NOTHING RETURNING id",
+
+	[B_EVENT_DONE] =
+		"UPDATE stripe_events SET processed_at = now(), attempts = attempts + 1, last_error = NULL,"
+		" next_attempt_at = NULL WHERE id = $1",
+
+	/* $1 id $2 error $3 seconds until the next attempt */
+	[B_EVENT_FAILED] =
+		"UPDATE stripe_events SET attempts = attempts + 1, last_error = $2,"
+		" next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+
+	[B_EVENT_CLAIM] =
+		"SELECT id, payload::text, attempts FROM stripe_events"
+		" WHERE processed_at IS NULL AND next_attempt_at <= now()"
+		" ORDER BY created, received_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+
+	[B_EVENT_STATE] = "SELECT processed_at IS NOT NULL FROM stripe_events WHERE id = $1",
+
+	/* $1 subscription $2 customer $3 user from metadata (or NULL) $4 plan $5 interval $6 status
+	 * $7 period start $8 period end (unix) $9 cancel_at_period_end $10 canceled_at $11 ended_at
+	 * $12 the event's created. Stale events (older than the last applied) change nothing. */
+	[B_SUBSCRIPTION_UPSERT] =
+		"WITH owner AS (SELECT u.id AS user_id FROM users u WHERE u.id = coalesce($3::uuid,"
+		"   (SELECT c.user_id FROM stripe_customers c WHERE c.stripe_customer_id = $2))),"
+		" prev AS (SELECT plan_code, status FROM subscriptions WHERE stripe_subscription_id = $1),"
+		" up AS (INSERT INTO subscriptions AS s (user_id, stripe_subscription_id, stripe_customer_id, plan_code,"
+		"   interval, status, current_period_start, current_period_end, cancel_at_period_end, canceled_at,"
+		"   ended_at, past_due_since, last_event_created)"
+		"   SELECT o.user_id, $1, $2, $4, $5, $6, to_timestamp($7::double precision),"
+		"   to_timestamp($8::double precision), $9, to_timestamp($10::double precision),"
+		"   to_timestamp($11::double precision),"
+		"   CASE WHEN $6 = 'past_due' THEN to_timestamp($12::double precision) END, $12 FROM owner o"
+		"   ON CONFLICT (stripe_subscription_id) DO UPDATE SET plan_code = EXCLUDED.plan_code,"
+		"   interval = EXCLUDED.interval, status = EXCLUDED.status,"
+		"   current_period_start = EXCLUDED.current_period_start, current_period_end = EXCLUDED.current_period_end,"
+		"   cancel_at_period_end = EXCLUDED.cancel_at_period_end, canceled_at = EXCLUDED.canceled_at,"
+		"   ended_at = EXCLUDED.ended_at,"
+		"   past_due_since = CASE WHEN EXCLUDED.status = 'past_due'"
+		"     THEN coalesce(s.past_due_since, EXCLUDED.past_due_since) END,"
+		"   last_event_created = EXCLUDED.last_event_created, updated_at = now()"
+		"   WHERE s.last_event_created <= EXCLUDED.last_event_created"
+		"   RETURNING s.user_id, s.plan_code, s.status)"
+		" SELECT (SELECT user_id FROM owner), up.user_id IS NOT NULL, prev.plan_code, prev.status"
+		" FROM (SELECT 1) one LEFT JOIN up ON true LEFT JOIN prev ON true",
+
+	/* $1 invoice $2 customer $3 subscription $4 charge $5 payment intent $6 number $7 status
+	 * $8 amount_due $9 amount_paid $10 currency $11 hosted url $12 pdf $13 period start
+	 * $14 period end $15 created $16 the event's created */
+	[B_INVOICE_UPSERT] =
+		"WITH owner AS (SELECT user_id FROM stripe_customers WHERE stripe_customer_id = $2),"
+		" up AS (INSERT INTO invoices AS i (stripe_invoice_id, user_id, stripe_subscription_id, stripe_charge_id,"
+		"   stripe_payment_intent_id, number, status, amount_due, amount_paid, currency, hosted_invoice_url,"
+		"   invoice_pdf, period_start, period_end, created, last_event_created)"
+		"   SELECT $1, o.user_id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+		"   to_timestamp($13::double precision), to_timestamp($14::double precision),"
+		"   to_timestamp($15::double precision), $16 FROM owner o"
+		"   ON CONFLICT (stripe_invoice_id) DO UPDATE SET stripe_subscription_id = EXCLUDED.stripe_subscription_id,"
+		"   stripe_charge_id = coalesce(EXCLUDED.stripe_charge_id, i.stripe_charge_id),"
+		"   stripe_payment_intent_id = coalesce(EXCLUDED.stripe_payment_intent_id, i.stripe_payment_intent_id),"
+		"   number = coalesce(EXCLUDED.number, i.number), status = EXCLUDED.status,"
+		"   amount_due = EXCLUDED.amount_due, amount_paid = EXCLUDED.amount_paid, currency = EXCLUDED.currency,"
+		"   hosted_invoice_url = coalesce(EXCLUDED.hosted_invoice_url, i.hosted_invoice_url),"
+		"   invoice_pdf = coalesce(EXCLUDED.invoice_pdf, i.invoice_pdf), period_start = EXCLUDED.period_start,"
+		"   period_end = EXCLUDED.period_end, last_event_created = EXCLUDED.last_event_created,"
+		"   updated_at = now()"
+		"   WHERE i.last_event_created <= EXCLUDED.last_event_created RETURNING i.user_id)"
+		" SELECT (SELECT user_id FROM owner), (SELECT user_id FROM up)",
+
+	/* $1 charge $2 payment intent $3 invoice (any may be NULL) $4 amount refunded so far */
+	[B_INVOICE_REFUND] =
+		"UPDATE invoices SET amount_refunded = greatest(amount_refunded, $4::bigint), updated_at = now()"
+		" WHERE stripe_invoice_id = $3 OR stripe_charge_id = $1 OR stripe_payment_intent_id = $2"
+		" RETURNING id",
+
+	[B_USER_OF_CUSTOMER] =
+		"SELECT u.id, u.email, u.name FROM stripe_customers c JOIN users u ON u.id = c.user_id"
+		" WHERE c.stripe_customer_id = $1",
+
+	[B_KEY_GET] = "SELECT key_ciphertext, plan_code, blocked, key_alias FROM litellm_keys WHERE user_id = $1",
+
+	/* $1 user $2 ciphertext (hex) $3 alias $4 plan */
+	[B_KEY_SAVE] =
+		"INSERT INTO litellm_keys (user_id, key_ciphertext, key_alias, plan_code)"
+		" VALUES ($1, decode($2, 'hex'), $3, $4)",
+
+	/* $1 user $2 plan $3 blocked */
+	[B_KEY_UPDATE] =
+		"UPDATE litellm_keys SET plan_code = $2, blocked = $3, updated_at = now() WHERE user_id = $1",
+
+	[B_KEY_DELETE] = "DELETE FROM litellm_keys WHERE user_id = $1",
+
+	/* The plan a user should have on their key, with its LiteLLM parameters. */
+	[B_USER_PLAN_PARAMS] =
+		"SELECT p.code, p.litellm_models::text, p.litellm_tpm_limit, p.litellm_rpm_limit,"
+		" p.litellm_max_budget, p.litellm_budget_duration, u.email"
+		" FROM users u JOIN plans p ON p.code = user_plan(u.id) WHERE u.id = $1",
+
+	/* Users whose key disagrees with their plan (paid without key, key on the wrong plan,
+	 * blocked while paid, unblocked while free). */
+	[B_KEYS_OUT_OF_SYNC] =
+		"SELECT u.id FROM users u LEFT JOIN litellm_keys k ON k.user_id = u.id"
+		" WHERE (EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = u.id) OR k.user_id IS NOT NULL)"
+		" AND CASE WHEN user_plan(u.id) = 'free' THEN k.user_id IS NOT NULL AND NOT k.blocked"
+		"   ELSE k.user_id IS NULL OR k.blocked OR k.plan_code <> user_plan(u.id) END"
+		" LIMIT 200",
+};
+
+const struct db_stmts billing_stmts = {"billing", sql, B_STMT__COUNT};

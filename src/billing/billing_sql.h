@@ -1,0 +1,38 @@
+/* billing_sql.h — private to src/billing: the area's statement table. */
+#ifndef TOLLGATE_BILLING_SQL_H
+#define TOLLGATE_BILLING_SQL_H
+
+#include "tollgate/db.h"
+
+enum billing_stmt {
+	B_PLANS,
+	B_PRICE,
+	B_PLAN_BY_PRICE,
+	B_SET_PRICE,
+	B_CUSTOMER_GET,
+	B_CUSTOMER_SAVE,
+	B_CUSTOMER_LINK,
+	B_LIVE_SUBSCRIPTIONS,
+	B_SUBSCRIPTION_CURRENT,
+	B_INVOICES,
+	B_EVENT_INSERT,
+	B_EVENT_DONE,
+	B_EVENT_FAILED,
+	B_EVENT_CLAIM,
+	B_EVENT_STATE,
+	B_SUBSCRIPTION_UPSERT,
+	B_INVOICE_UPSERT,
+	B_INVOICE_REFUND,
+	B_USER_OF_CUSTOMER,
+	B_KEY_GET,
+	B_KEY_SAVE,
+	B_KEY_UPDATE,
+	B_KEY_DELETE,
+	B_USER_PLAN_PARAMS,
+	B_KEYS_OUT_OF_SYNC,
+	B_STMT__COUNT
+};
+
+extern const struct db_stmts billing_stmts;
+
+#endif

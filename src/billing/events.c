@@ -1,0 +1,318 @@
+/* events.c — Stripe webhook events: store once, apply in order, retry what failed. */
+#include "tollgate/account.h"
+#include "tollgate/arena.h"
+#include "tollgate/billing.h"
+#include "tollgate/config.h"
+#include "tollgate/db.h"
+#include "tollgate/litellm.h"
+#include "tollgate/log.h"
+#include "tollgate/mail.h"
+#include "tollgate/notify.h"
+#include "tollgate/status.h"
+#include "tollgate/stripe.h"
+#include "billing_sql.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define EVENT_RETRY_MAX 21600 /* 6 h */
+#define RETRY_BATCH 50
+
+static json_object *member(json_object *o, const char *key)
+{
+	json_object *v;
+	return o && json_object_object_get_ex(o, key, &v) && !json_object_is_type(v, json_type_null) ? v : NULL;
+}
+
+/* Number as text for a statement parameter, or NULL when absent (0 counts as absent for times). */
+static const char *num(struct arena *a, json_object *o, const char *key, bool zero_is_null)
+{
+	long long v = stripe_int(o, key, -1);
+	if (v < 0 || (zero_is_null && v == 0))
+		return NULL;
+	return arena_printf(a, "%lld", v);
+}
+
+static const char *or_default(const char *v, const char *dflt)
+{
+	return v ? v : dflt;
+}
+
+static json_object *first_item(json_object *sub)
+{
+	json_object *data = member(member(sub, "items"), "data");
+	return data && json_object_is_type(data, json_type_array) && json_object_array_length(data) > 0
+		       ? json_object_array_get_idx(data, 0)
+		       : NULL;
+}
+
+static int apply_subscription(struct db *db, struct arena *a, json_object *sub, long long created)
+{
+	const char *id = stripe_str(sub, "id"), *customer = stripe_id(sub, "customer");
+	const char *status = stripe_str(sub, "status");
+	if (!id || !customer || !status)
+		return TG_EINPUT;
+	json_object *item = first_item(sub), *price = member(item, "price");
+	const char *price_id = stripe_str(price, "id");
+	const char *interval = stripe_str(member(price, "recurring"), "interval");
+	const char *plan = NULL;
+	if (price_id) {
+		const char *p[] = {price_id};
+		PGresult *r;
+		int rc = db_exec(db, a, &billing_stmts, B_PLAN_BY_PRICE, 1, p, &r);
+		if (rc != TG_OK)
+			return rc;
+		if (PQntuples(r) == 1) {
+			plan = db_value(r, 0, 0);
+			if (!interval)
+				interval = db_value(r, 0, 1);
+		}
+	}
+	json_object *meta = member(sub, "metadata");
+	if (!plan)
+		plan = stripe_str(meta, "plan"); /* set by our checkout */
+	if (!plan) {
+		log_warn("subscription %s has price %s that no plan sells", id, price_id ? price_id : "(none)");
+		return TG_EINPUT;
+	}
+	const char *user = stripe_str(meta, "user_id");
+	if (user && !account_uuid_valid(user))
+		user = NULL;
+	/* acacia carries the period on the subscription; basil and later on its items */
+	json_object *period_src = stripe_int(sub, "current_period_end", -1) >= 0 ? sub : item;
+	const char *cape = stripe_bool(sub, "cancel_at_period_end") ? "true" : "false";
+	char created_s[24];
+	snprintf(created_s, sizeof(created_s), "%lld", created);
+	const char *p[] = {id, customer, user, plan, interval ? interval : "month", status,
+			   num(a, period_src, "current_period_start", true), num(a, period_src, "current_period_end", true),
+			   cape, num(a, sub, "canceled_at", true), num(a, sub, "ended_at", true), created_s};
+	PGresult *r;
+	int rc = db_exec(db, a, &billing_stmts, B_SUBSCRIPTION_UPSERT, 12, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	const char *owner = db_value(r, 0, 0);
+	if (!owner)
+		return TG_ENOTFOUND; /* customer not linked to a user yet: retry later */
+	if (!db_bool(r, 0, 1)) {
+		log_info("subscription %s: event older than the state applied; ignored", id);
+		return TG_OK;
+	}
+	return litellm_queue_sync(db, a, owner);
+}
+
+static int notify_payment_failed(struct db *db, struct arena *a, const struct tg_config *cfg, const char *customer)
+{
+	const char *p[] = {customer};
+	PGresult *r;
+	int rc = db_exec(db, a, &billing_stmts, B_USER_OF_CUSTOMER, 1, p, &r);
+	if (rc != TG_OK || PQntuples(r) != 1)
+		return rc;
+	struct account_user u = {.id = db_value(r, 0, 0), .email = db_value(r, 0, 1), .name = db_value(r, 0, 2)};
+	rc = notify_create(db, a, u.id, "payment_failed", "Your payment failed",
+			   "We could not collect your subscription payment. Update your payment method to keep your plan.",
+			   "/billing");
+	if (rc != TG_OK)
+		return rc;
+	struct notify_prefs prefs;
+	if ((rc = notify_prefs_get(db, a, u.id, &prefs)) != TG_OK || !prefs.billing)
+		return rc;
+	json_object *vars = mail_vars(cfg, &u);
+	json_object_object_add(vars, "link", json_object_new_string(arena_printf(a, "%s/billing", cfg->public_origin)));
+	rc = mail_enqueue(db, a, MAIL_PAYMENT_FAILED, u.email, u.id, vars);
+	json_object_put(vars);
+	return rc;
+}
+
+static int apply_invoice(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *inv,
+			 long long created, bool failed)
+{
+	const char *id = stripe_str(inv, "id"), *customer = stripe_id(inv, "customer");
+	if (!id || !customer)
+		return TG_EINPUT;
+	const char *sub = stripe_id(inv, "subscription");
+	if (!sub) /* basil and later */
+		sub = stripe_id(member(member(inv, "parent"), "subscription_details"), "subscription");
+	char created_s[24];
+	snprintf(created_s, sizeof(created_s), "%lld", created);
+	const char *status = stripe_str(inv, "status");
+	const char *p[] = {id,
+			   customer,
+			   sub,
+			   stripe_id(inv, "charge"),
+			   stripe_id(inv, "payment_intent"),
+			   stripe_str(inv, "number"),
+			   status ? status : "open",
+			   or_default(num(a, inv, "amount_due", false), "0"),
+			   or_default(num(a, inv, "amount_paid", false), "0"),
+			   or_default(stripe_str(inv, "currency"), "usd"),
+			   stripe_str(inv, "hosted_invoice_url"),
+			   stripe_str(inv, "invoice_pdf"),
+			   num(a, inv, "period_start", true),
+			   num(a, inv, "period_end", true),
+			   num(a, inv, "created", true),
+			   created_s};
+	PGresult *r;
+	int rc = db_exec(db, a, &billing_stmts, B_INVOICE_UPSERT, 16, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	if (!db_value(r, 0, 0))
+		return TG_ENOTFOUND; /* unknown customer: retry later */
+	if (failed && db_value(r, 0, 1))
+		return notify_payment_failed(db, a, cfg, customer);
+	return TG_OK;
+}
+
+static int apply_refund(struct db *db, struct arena *a, json_object *charge)
+{
+	const char *id = stripe_str(charge, "id");
+	if (!id)
+		return TG_EINPUT;
+	const char *invoice = stripe_id(charge, "invoice"), *pi = stripe_id(charge, "payment_intent");
+	const char *amount = num(a, charge, "amount_refunded", false);
+	const char *p[] = {id, pi, invoice, amount ? amount : "0"};
+	PGresult *r;
+	int rc = db_exec(db, a, &billing_stmts, B_INVOICE_REFUND, 4, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	if (PQntuples(r) == 0 && invoice)
+		return TG_ENOTFOUND; /* its invoice has not arrived yet */
+	return TG_OK;
+}
+
+static int apply_checkout(struct db *db, struct arena *a, json_object *session)
+{
+	const char *mode = stripe_str(session, "mode"), *user = stripe_str(session, "client_reference_id");
+	const char *customer = stripe_id(session, "customer");
+	if ((mode && strcmp(mode, "subscription")) || !user || !customer || !account_uuid_valid(user))
+		return TG_OK; /* not one of ours */
+	const char *p[] = {user, customer};
+	return db_exec(db, a, &billing_stmts, B_CUSTOMER_LINK, 2, p, NULL);
+}
+
+int billing_event_apply(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *event)
+{
+	const char *type = stripe_str(event, "type");
+	json_object *obj = member(member(event, "data"), "object");
+	long long created = stripe_int(event, "created", 0);
+	if (!type || !obj)
+		return TG_EINPUT;
+	if (!strcmp(type, "checkout.session.completed"))
+		return apply_checkout(db, a, obj);
+	if (!strcmp(type, "customer.subscription.created") || !strcmp(type, "customer.subscription.updated") ||
+	    !strcmp(type, "customer.subscription.deleted"))
+		return apply_subscription(db, a, obj, created);
+	if (!strcmp(type, "invoice.paid") || !strcmp(type, "invoice.payment_succeeded") ||
+	    !strcmp(type, "invoice.finalized") || !strcmp(type, "invoice.updated"))
+		return apply_invoice(db, a, cfg, obj, created, false);
+	if (!strcmp(type, "invoice.payment_failed"))
+		return apply_invoice(db, a, cfg, obj, created, true);
+	if (!strcmp(type, "charge.refunded"))
+		return apply_refund(db, a, obj);
+	return TG_OK; /* stored and acknowledged, nothing to do */
+}
+
+/* Applies event inside the open transaction, behind a savepoint: a failure is recorded on the
+ * stored event, and the transaction (with the stored event) still commits. */
+static int apply_or_record(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *event,
+			   const char *id, int attempts)
+{
+	int rc = db_savepoint(db);
+	if (rc != TG_OK)
+		return rc;
+	rc = billing_event_apply(db, a, cfg, event);
+	if (rc == TG_OK) {
+		const char *p[] = {id};
+		return db_exec(db, a, &billing_stmts, B_EVENT_DONE, 1, p, NULL);
+	}
+	if (rc == TG_EUNAVAIL)
+		return rc;
+	int rb = db_rollback_to_savepoint(db);
+	if (rb != TG_OK)
+		return rb;
+	char wait[24], err[160];
+	long delay = mail_backoff_seconds(attempts + 1, cfg->event_retry_base, EVENT_RETRY_MAX);
+	snprintf(wait, sizeof(wait), "%ld", delay);
+	snprintf(err, sizeof(err), "%s%s", tg_strerror(rc),
+		 rc == TG_ENOTFOUND ? ": the customer, subscription or invoice is not known yet" : "");
+	log_warn("stripe event %s (%s) not applied: %s; retry in %ld s", id, stripe_str(event, "type"), err, delay);
+	const char *p[] = {id, err, wait};
+	return db_exec(db, a, &billing_stmts, B_EVENT_FAILED, 3, p, NULL);
+}
+
+int billing_event_ingest(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *event,
+			 bool *duplicate)
+{
+	*duplicate = false;
+	const char *id = stripe_str(event, "id"), *type = stripe_str(event, "type");
+	long long created = stripe_int(event, "created", -1);
+	if (!id || !type || created < 0)
+		return TG_EINPUT;
+	char created_s[24];
+	snprintf(created_s, sizeof(created_s), "%lld", created);
+	const char *payload = json_object_to_json_string_ext(event, JSON_C_TO_STRING_PLAIN);
+	int rc = db_begin(db);
+	if (rc != TG_OK)
+		return rc;
+	const char *p[] = {id, type, created_s, payload};
+	PGresult *r;
+	if ((rc = db_exec(db, a, &billing_stmts, B_EVENT_INSERT, 4, p, &r)) != TG_OK)
+		goto fail;
+	if (PQntuples(r) == 0) {
+		*duplicate = true;
+		db_rollback(db);
+		return TG_OK;
+	}
+	if ((rc = apply_or_record(db, a, cfg, event, id, 0)) != TG_OK)
+		goto fail;
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return rc;
+}
+
+static void json_put_cb(void *p)
+{
+	json_object_put(p);
+}
+
+int billing_retry_events(struct db *db, struct arena *a, const struct tg_config *cfg)
+{
+	int handled = 0;
+	while (handled < RETRY_BATCH) {
+		int rc = db_begin(db);
+		if (rc != TG_OK)
+			return -rc;
+		PGresult *r;
+		if ((rc = db_exec(db, a, &billing_stmts, B_EVENT_CLAIM, 0, NULL, &r)) != TG_OK) {
+			db_rollback(db);
+			return -rc;
+		}
+		if (PQntuples(r) == 0) {
+			db_rollback(db);
+			break;
+		}
+		const char *id = db_value(r, 0, 0);
+		json_object *event = json_tokener_parse(db_value(r, 0, 1));
+		if (event)
+			arena_on_reset(a, json_put_cb, event);
+		rc = event ? apply_or_record(db, a, cfg, event, id, (int)db_int(r, 0, 2)) : TG_EINPUT;
+		if (rc != TG_OK || (rc = db_commit(db)) != TG_OK) {
+			db_rollback(db);
+			return -rc;
+		}
+		handled++;
+	}
+	return handled;
+}
+
+int billing_event_applied(struct db *db, struct arena *a, const char *id, bool *stored, bool *applied)
+{
+	const char *p[] = {id};
+	PGresult *r;
+	int rc = db_exec(db, a, &billing_stmts, B_EVENT_STATE, 1, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	*stored = PQntuples(r) == 1;
+	*applied = *stored && db_bool(r, 0, 0);
+	return TG_OK;
+}

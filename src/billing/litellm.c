@@ -1,0 +1,318 @@
+/* litellm.c — the LiteLLM admin API client and the per-user virtual key lifecycle. */
+#include "tollgate/litellm.h"
+#include "tollgate/arena.h"
+#include "tollgate/config.h"
+#include "tollgate/crypto.h"
+#include "tollgate/db.h"
+#include "tollgate/jobs.h"
+#include "tollgate/log.h"
+#include "tollgate/status.h"
+#include "billing_sql.h"
+
+#include <curl/curl.h>
+#include <json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LITELLM_MAX_RESPONSE (1024 * 1024)
+
+bool litellm_configured(const struct tg_config *cfg)
+{
+	return cfg->litellm_base && *cfg->litellm_base && cfg->litellm_master_key && *cfg->litellm_master_key &&
+	       cfg->litellm_encryption_key && strlen(cfg->litellm_encryption_key) == 64;
+}
+
+int litellm_queue_sync(struct db *db, struct arena *a, const char *user_id)
+{
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "user_id", json_object_new_string(user_id));
+	int rc = jobs_enqueue(db, a, JOB_LITELLM_SYNC, p);
+	json_object_put(p);
+	return rc;
+}
+
+struct body {
+	char *p;
+	size_t n;
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct body *b = ud;
+	size_t n = size * nmemb;
+	if (b->n + n > LITELLM_MAX_RESPONSE)
+		return 0;
+	char *np = realloc(b->p, b->n + n + 1);
+	if (!np)
+		return 0;
+	memcpy(np + b->n, ptr, n);
+	b->p = np;
+	b->n += n;
+	b->p[b->n] = '\0';
+	return n;
+}
+
+static void json_put_cb(void *p)
+{
+	json_object_put(p);
+}
+
+/* POSTs a JSON body to the admin API with the master key. *out (arena-owned) may be NULL. */
+static int admin_post(const struct tg_config *cfg, struct arena *a, const char *path, json_object *req,
+		      json_object **out)
+{
+	CURL *c = curl_easy_init();
+	if (!c)
+		return TG_ENOMEM;
+	char *url = arena_printf(a, "%s%s", cfg->litellm_base, path);
+	char *auth = arena_printf(a, "Authorization: Bearer %s", cfg->litellm_master_key);
+	const char *payload = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	h = curl_slist_append(h, auth);
+	struct body b = {0};
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)cfg->litellm_timeout);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	CURLcode cc = curl_easy_perform(c);
+	long status = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	int rc;
+	if (cc != CURLE_OK) {
+		log_warn("litellm %s: %s", path, curl_easy_strerror(cc));
+		rc = TG_EUNAVAIL;
+	} else if (status < 200 || status >= 300) {
+		log_warn("litellm %s answered %ld", path, status);
+		rc = status >= 500 || status == 429 ? TG_EUNAVAIL : TG_EUPSTREAM;
+	} else {
+		rc = TG_OK;
+		if (out) {
+			*out = b.p ? json_tokener_parse(b.p) : NULL;
+			if (*out)
+				arena_on_reset(a, json_put_cb, *out);
+			else
+				rc = TG_EUPSTREAM;
+		}
+	}
+	free(b.p);
+	return rc;
+}
+
+static int encryption_key(const struct tg_config *cfg, uint8_t key[32])
+{
+	return crypto_unhex(cfg->litellm_encryption_key, key, 32) == 0 ? TG_OK : TG_EINTERNAL;
+}
+
+/* Decrypts a stored key (bytea text as libpq returns it) into arena memory. */
+static int open_key(const struct tg_config *cfg, struct arena *a, const char *bytea_text, char **key)
+{
+	size_t blen;
+	unsigned char *sealed = PQunescapeBytea((const unsigned char *)bytea_text, &blen);
+	if (!sealed)
+		return TG_ENOMEM;
+	uint8_t ek[32];
+	uint8_t *plain = NULL;
+	size_t plen;
+	int rc = encryption_key(cfg, ek);
+	if (rc == TG_OK && crypto_open(a, ek, sealed, blen, &plain, &plen) != 0)
+		rc = TG_EINTERNAL;
+	explicit_bzero(ek, sizeof(ek));
+	PQfreemem(sealed);
+	if (rc == TG_OK)
+		*key = (char *)plain;
+	return rc;
+}
+
+/* The key limit fields for plan row r (B_USER_PLAN_PARAMS), added to req. */
+static void add_limits(json_object *req, const PGresult *r)
+{
+	json_object *models = json_tokener_parse(db_value(r, 0, 1) ? db_value(r, 0, 1) : "[]");
+	json_object_object_add(req, "models", models ? models : json_object_new_array());
+	const char *tpm = db_value(r, 0, 2), *rpm = db_value(r, 0, 3);
+	const char *budget = db_value(r, 0, 4), *duration = db_value(r, 0, 5);
+	json_object_object_add(req, "tpm_limit", tpm ? json_object_new_int64(strtoll(tpm, NULL, 10)) : NULL);
+	json_object_object_add(req, "rpm_limit", rpm ? json_object_new_int64(strtoll(rpm, NULL, 10)) : NULL);
+	json_object_object_add(req, "max_budget", budget ? json_object_new_double(strtod(budget, NULL)) : NULL);
+	json_object_object_add(req, "budget_duration", duration ? json_object_new_string(duration) : NULL);
+	json_object *meta = json_object_new_object();
+	json_object_object_add(meta, "plan", json_object_new_string(db_value(r, 0, 0)));
+	json_object_object_add(req, "metadata", meta);
+}
+
+int litellm_user_key(struct db *db, struct arena *a, const struct tg_config *cfg, const char *user_id, char **key)
+{
+	if (!litellm_configured(cfg))
+		return TG_EUNAVAIL;
+	const char *p[] = {user_id};
+	PGresult *r;
+	int rc = db_exec(db, a, &billing_stmts, B_KEY_GET, 1, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	if (PQntuples(r) != 1 || db_bool(r, 0, 2))
+		return TG_ENOTFOUND;
+	return open_key(cfg, a, db_value(r, 0, 0), key);
+}
+
+static int set_blocked(const struct tg_config *cfg, struct arena *a, const char *key, bool blocked)
+{
+	json_object *req = json_object_new_object();
+	json_object_object_add(req, "key", json_object_new_string(key));
+	int rc = admin_post(cfg, a, blocked ? "/key/block" : "/key/unblock", req, NULL);
+	json_object_put(req);
+	return rc;
+}
+
+int litellm_sync_user(struct db *db, struct arena *a, const struct tg_config *cfg, const char *user_id)
+{
+	if (!litellm_configured(cfg))
+		return TG_EUNAVAIL;
+	const char *p[] = {user_id};
+	PGresult *plan, *cur;
+	int rc = db_exec(db, a, &billing_stmts, B_USER_PLAN_PARAMS, 1, p, &plan);
+	if (rc != TG_OK)
+		return rc;
+	if (PQntuples(plan) != 1)
+		return TG_OK; /* the user is gone */
+	const char *code = db_value(plan, 0, 0);
+	bool paid = strcmp(code, "free") != 0;
+	if ((rc = db_exec(db, a, &billing_stmts, B_KEY_GET, 1, p, &cur)) != TG_OK)
+		return rc;
+	bool have = PQntuples(cur) == 1;
+	if (!have && !paid)
+		return TG_OK;
+	if (!have) {
+		/* a paid plan starts: a new key with the plan's parameters */
+		json_object *req = json_object_new_object();
+		char *alias = arena_printf(a, "tollgate-%s", user_id);
+		json_object_object_add(req, "key_alias", json_object_new_string(alias));
+		json_object_object_add(req, "user_id", json_object_new_string(user_id));
+		add_limits(req, plan);
+		json_object *res = NULL;
+		rc = admin_post(cfg, a, "/key/generate", req, &res);
+		json_object_put(req);
+		if (rc != TG_OK)
+			return rc;
+		json_object *k;
+		if (!json_object_object_get_ex(res, "key", &k) || !json_object_is_type(k, json_type_string))
+			return TG_EUPSTREAM;
+		const char *key = json_object_get_string(k);
+		uint8_t ek[32];
+		uint8_t *sealed;
+		size_t slen;
+		if (encryption_key(cfg, ek) != TG_OK || crypto_seal(a, ek, key, strlen(key), &sealed, &slen) != 0) {
+			explicit_bzero(ek, sizeof(ek));
+			return TG_EINTERNAL;
+		}
+		explicit_bzero(ek, sizeof(ek));
+		char *hex = arena_alloc(a, 2 * slen + 1);
+		if (!hex)
+			return TG_ENOMEM;
+		crypto_hex(sealed, slen, hex);
+		const char *sp[] = {user_id, hex, alias, code};
+		rc = db_exec(db, a, &billing_stmts, B_KEY_SAVE, 4, sp, NULL);
+		if (rc == TG_OK)
+			log_info("litellm key created for user %s on plan %s", user_id, code);
+		return rc;
+	}
+	const char *key_plan = db_value(cur, 0, 1);
+	bool blocked = db_bool(cur, 0, 2);
+	if (paid == !blocked && !strcmp(key_plan, code))
+		return TG_OK; /* already in line */
+	char *key;
+	if ((rc = open_key(cfg, a, db_value(cur, 0, 0), &key)) != TG_OK)
+		return rc;
+	if (paid) {
+		json_object *req = json_object_new_object();
+		json_object_object_add(req, "key", json_object_new_string(key));
+		add_limits(req, plan);
+		rc = admin_post(cfg, a, "/key/update", req, NULL);
+		json_object_put(req);
+		if (rc == TG_OK && blocked)
+			rc = set_blocked(cfg, a, key, false);
+	} else {
+		rc = set_blocked(cfg, a, key, true);
+	}
+	if (rc != TG_OK)
+		return rc;
+	const char *up[] = {user_id, paid ? code : key_plan, paid ? "false" : "true"};
+	rc = db_exec(db, a, &billing_stmts, B_KEY_UPDATE, 3, up, NULL);
+	if (rc == TG_OK)
+		log_info("litellm key of user %s %s", user_id, paid ? "updated" : "blocked");
+	return rc;
+}
+
+int litellm_queue_delete(struct db *db, struct arena *a, const char *user_id)
+{
+	const char *p[] = {user_id};
+	PGresult *cur;
+	int rc = db_exec(db, a, &billing_stmts, B_KEY_GET, 1, p, &cur);
+	if (rc != TG_OK || PQntuples(cur) != 1)
+		return rc;
+	size_t blen;
+	unsigned char *sealed = PQunescapeBytea((const unsigned char *)db_value(cur, 0, 0), &blen);
+	char *hex = sealed ? arena_alloc(a, 2 * blen + 1) : NULL;
+	if (hex)
+		crypto_hex(sealed, blen, hex);
+	PQfreemem(sealed);
+	if (!hex)
+		return TG_ENOMEM;
+	json_object *payload = json_object_new_object();
+	json_object_object_add(payload, "key_ciphertext", json_object_new_string(hex));
+	rc = jobs_enqueue(db, a, JOB_LITELLM_DELETE, payload);
+	json_object_put(payload);
+	return rc;
+}
+
+int litellm_delete_key(struct arena *a, const struct tg_config *cfg, const char *ciphertext_hex)
+{
+	if (!litellm_configured(cfg))
+		return TG_EUNAVAIL;
+	size_t n = strlen(ciphertext_hex) / 2;
+	uint8_t *sealed = arena_alloc(a, n + 1);
+	if (!sealed || crypto_unhex(ciphertext_hex, sealed, n) != 0)
+		return TG_EINPUT;
+	uint8_t ek[32];
+	uint8_t *plain;
+	size_t plen;
+	int rc = encryption_key(cfg, ek);
+	if (rc == TG_OK && crypto_open(a, ek, sealed, n, &plain, &plen) != 0)
+		rc = TG_EINPUT;
+	explicit_bzero(ek, sizeof(ek));
+	if (rc != TG_OK)
+		return rc;
+	json_object *req = json_object_new_object();
+	json_object *keys = json_object_new_array();
+	json_object_array_add(keys, json_object_new_string((char *)plain));
+	json_object_object_add(req, "keys", keys);
+	rc = admin_post(cfg, a, "/key/delete", req, NULL);
+	json_object_put(req);
+	if (rc == TG_OK)
+		log_info("litellm key of a deleted account removed");
+	return rc == TG_EUPSTREAM ? TG_OK : rc; /* 4xx: already gone */
+}
+
+int litellm_reconcile(struct db *db, struct arena *a, const struct tg_config *cfg)
+{
+	if (!litellm_configured(cfg))
+		return 0;
+	PGresult *r;
+	int rc = db_exec(db, a, &billing_stmts, B_KEYS_OUT_OF_SYNC, 0, NULL, &r);
+	if (rc != TG_OK)
+		return -rc;
+	int n = 0;
+	for (int i = 0; i < PQntuples(r); i++) {
+		rc = litellm_sync_user(db, a, cfg, db_value(r, i, 0));
+		if (rc == TG_EUNAVAIL)
+			return n; /* down: try again next round */
+		if (rc == TG_OK)
+			n++;
+	}
+	return n;
+}
