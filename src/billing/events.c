@@ -38,9 +38,10 @@ static const char *or_default(const char *v, const char *dflt)
 	return v ? v : dflt;
 }
 
-static json_object *first_item(json_object *sub)
+/* The first element of a Stripe list member (subscription "items", invoice "lines"). */
+static json_object *first_of(json_object *o, const char *list)
 {
-	json_object *data = member(member(sub, "items"), "data");
+	json_object *data = member(member(o, list), "data");
 	return data && json_object_is_type(data, json_type_array) && json_object_array_length(data) > 0
 		       ? json_object_array_get_idx(data, 0)
 		       : NULL;
@@ -52,7 +53,7 @@ static int apply_subscription(struct db *db, struct arena *a, json_object *sub, 
 	const char *status = stripe_str(sub, "status");
 	if (!id || !customer || !status)
 		return TG_EINPUT;
-	json_object *item = first_item(sub), *price = member(item, "price");
+	json_object *item = first_of(sub, "items"), *price = member(item, "price");
 	const char *price_id = stripe_str(price, "id");
 	const char *interval = stripe_str(member(price, "recurring"), "interval");
 	const char *plan = NULL;
@@ -135,6 +136,15 @@ static int apply_invoice(struct db *db, struct arena *a, const struct tg_config 
 	char created_s[24];
 	snprintf(created_s, sizeof(created_s), "%lld", created);
 	const char *status = stripe_str(inv, "status");
+	/* The service period is on the subscription line; the invoice's own period_start/end
+	 * are equal on a first invoice. */
+	json_object *period = member(first_of(inv, "lines"), "period");
+	json_object *own = json_object_new_object();
+	if (!period) {
+		json_object_object_add(own, "start", json_object_new_int64(stripe_int(inv, "period_start", 0)));
+		json_object_object_add(own, "end", json_object_new_int64(stripe_int(inv, "period_end", 0)));
+		period = own;
+	}
 	const char *p[] = {id,
 			   customer,
 			   sub,
@@ -147,12 +157,13 @@ static int apply_invoice(struct db *db, struct arena *a, const struct tg_config 
 			   or_default(stripe_str(inv, "currency"), "usd"),
 			   stripe_str(inv, "hosted_invoice_url"),
 			   stripe_str(inv, "invoice_pdf"),
-			   num(a, inv, "period_start", true),
-			   num(a, inv, "period_end", true),
+			   num(a, period, "start", true),
+			   num(a, period, "end", true),
 			   num(a, inv, "created", true),
 			   created_s};
 	PGresult *r;
 	int rc = db_exec(db, a, &billing_stmts, B_INVOICE_UPSERT, 16, p, &r);
+	json_object_put(own);
 	if (rc != TG_OK)
 		return rc;
 	if (!db_value(r, 0, 0))

@@ -1,6 +1,7 @@
 /* request.c — a request from the FastCGI environment: path, query, headers, cookies, JSON body. */
 #include "tollgate/http.h"
 #include "tollgate/arena.h"
+#include "tollgate/crypto.h"
 #include "tollgate/status.h"
 
 #include <ctype.h>
@@ -82,6 +83,29 @@ static const char *client_ip(struct http_req *req, const char *trusted)
 	}
 }
 
+/* 1-64 characters of [A-Za-z0-9._-]: what nginx's $request_id and common tracers produce. */
+static bool request_id_valid(const char *id)
+{
+	if (!id || !*id)
+		return false;
+	size_t n = 0;
+	for (const char *p = id; *p; p++, n++) {
+		if (n >= 64 || !(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.'))
+			return false;
+	}
+	return true;
+}
+
+static const char *new_request_id(struct arena *a)
+{
+	unsigned char raw[16];
+	char *hex = arena_alloc(a, 2 * sizeof(raw) + 1);
+	if (!hex || crypto_random(raw, sizeof(raw)) != 0)
+		return NULL;
+	crypto_hex(raw, sizeof(raw), hex);
+	return hex;
+}
+
 int http_req_init(struct http_req *req, struct arena *a, char **env, const char *trusted_proxies,
 		  int json_max_depth)
 {
@@ -121,8 +145,10 @@ int http_req_init(struct http_req *req, struct arena *a, char **env, const char 
 		req->content_length = (errno || *end || v < 0) ? -1 : v;
 	}
 	req->request_id = env_get(env, "REQUEST_ID");
-	if (!req->request_id || !*req->request_id)
+	if (!request_id_valid(req->request_id))
 		req->request_id = env_get(env, "HTTP_X_REQUEST_ID");
+	if (!request_id_valid(req->request_id))
+		req->request_id = new_request_id(a); /* never echo a client's arbitrary bytes */
 	req->user_agent = env_get(env, "HTTP_USER_AGENT");
 	req->origin = env_get(env, "HTTP_ORIGIN");
 	req->authorization = env_get(env, "HTTP_AUTHORIZATION");

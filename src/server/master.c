@@ -90,9 +90,15 @@ static pid_t spawn(struct master *m, struct child *c)
 		return -1;
 	}
 	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Keep the stop signals blocked until the child has its own handlers: the inherited
+		 * ones are libfcgi's (installed by FCGX_Init), which would swallow a SIGTERM sent by a
+		 * quick second reload. The child delivers a pending one at its first idle wait. */
+		sigset_t keep;
+		sigemptyset(&keep);
+		sigaddset(&keep, SIGTERM);
+		sigaddset(&keep, SIGINT);
+		sigaddset(&keep, SIGHUP);
+		sigprocmask(SIG_SETMASK, &keep, NULL);
 		int code;
 		if (c->kind == POOL_JOBS) {
 			close(m->main_fd);
