@@ -57,12 +57,14 @@ CREATE TABLE login_throttle (
     locked_until    timestamptz
 );
 
--- Records one failed login; returns the lock end when this failure (or an earlier one) locks
--- the account. The 'max'-th failure within the window locks for p_base seconds, each further
--- one doubles it up to p_cap. A quiet window after the last failure or lock starts afresh.
-CREATE FUNCTION login_throttle_fail(p_email text, p_max integer, p_window integer,
-                                    p_base integer, p_cap integer)
-RETURNS timestamptz LANGUAGE plpgsql AS $$
+-- Counts one login attempt for an email before its password is checked, so concurrent guesses
+-- cannot slip past the limit; a successful login deletes the row. Returns the seconds left
+-- when the account is already locked (the attempt is refused and not counted), else 0.
+-- The 'max'-th attempt within the window locks for p_base seconds, each further one doubles
+-- it up to p_cap. A quiet window after the last attempt or lock starts afresh.
+CREATE FUNCTION login_throttle_attempt(p_email text, p_max integer, p_window integer,
+                                       p_base integer, p_cap integer)
+RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     r  login_throttle;
     nf integer;
@@ -71,6 +73,9 @@ BEGIN
     INSERT INTO login_throttle (email, failures, last_failure_at) VALUES (p_email, 0, now())
     ON CONFLICT (email) DO NOTHING;
     SELECT * INTO r FROM login_throttle WHERE email = p_email FOR UPDATE;
+    IF r.locked_until > now() THEN
+        RETURN greatest(1, ceil(extract(epoch FROM r.locked_until - now()))::integer);
+    END IF;
     IF r.failures > 0 AND greatest(r.last_failure_at, coalesce(r.locked_until, r.last_failure_at))
                           < now() - make_interval(secs => p_window) THEN
         nf := 1;
@@ -84,7 +89,7 @@ BEGIN
     END IF;
     UPDATE login_throttle SET failures = nf, last_failure_at = now(), locked_until = lock_until
      WHERE email = p_email;
-    RETURN lock_until;
+    RETURN 0;
 END $$;
 
 -- Fixed-window counters for per-IP and per-user limits. Returns the seconds until the

@@ -53,15 +53,17 @@ struct account_login {
 	int locked_seconds;      /* > 0: throttled for this many more seconds */
 	struct account_user user;
 };
-/* Looks up email for a login (one query: user + throttle state). */
-int account_login_lookup(struct db *db, struct arena *a, const char *email, struct account_login *out);
-
 struct account_throttle {
 	int max_failures, window, lockout_base, lockout_max; /* seconds */
 };
-/* Records a failed password check for email (user_id may be NULL) and audits it. */
+/* Counts a login attempt for email against the throttle (before the password is checked, so
+ * parallel guesses cannot pass the limit) and looks the user up, in one query.
+ * locked_seconds > 0: the account is locked and the attempt was not counted. */
+int account_login_lookup(struct db *db, struct arena *a, const char *email, const struct account_throttle *th,
+			 struct account_login *out);
+/* Audits a failed password check for email (user_id may be NULL). */
 int account_login_failed(struct db *db, struct arena *a, const char *email, const char *user_id,
-			 const struct account_throttle *th, const struct account_client *cl);
+			 const struct account_client *cl);
 /* Clears the throttle, stores new_hash when not NULL (upgrade), creates a session, audits. */
 int account_login_succeeded(struct db *db, struct arena *a, const char *user_id, const char *email,
 			    const char *new_hash, int refresh_ttl, const struct account_client *cl,

@@ -33,8 +33,9 @@ int session_revoke(struct db *db, struct arena *a, const char *user_id, const ch
 		   const char *action, const struct account_client *cl);
 /* Revokes every session of user_id. */
 int session_revoke_all(struct db *db, struct arena *a, const char *user_id, const struct account_client *cl);
-/* Live sessions of user_id as a JSON array of {id, created_at, last_used_at, user_agent, ip, current}. */
-int session_list(struct db *db, struct arena *a, const char *user_id, const char *current_session_id,
-		 json_object **items);
+/* A page of the live sessions of user_id: {items:[{id, created_at, last_used_at, user_agent, ip,
+ * current}], page, per_page, total}. */
+int session_list(struct db *db, struct arena *a, const char *user_id, const char *current_session_id, int page,
+		 int per_page, json_object **out);
 
 #endif

@@ -142,8 +142,10 @@ HANDLER(api_login)
 	/* A malformed address cannot belong to anyone: same answer and cost as a wrong password. */
 	char *email = account_normalize_email(req->arena, email_in);
 	struct account_login lg = {0};
+	struct account_throttle th = {app->cfg->login_max_failures, app->cfg->login_failure_window,
+				      app->cfg->login_lockout_base, app->cfg->login_lockout_max};
 	int rc;
-	if (email && (rc = account_login_lookup(app->db, req->arena, email, &lg)) != TG_OK)
+	if (email && (rc = account_login_lookup(app->db, req->arena, email, &th, &lg)) != TG_OK)
 		return api_fail(res, req, rc);
 	if (lg.locked_seconds > 0)
 		return api_too_many(res, req, lg.locked_seconds, "Too many failed sign-in attempts; try again later.");
@@ -151,13 +153,8 @@ HANDLER(api_login)
 	bool ok = lg.found ? password_verify(h, password, lg.password_hash) : (password_verify_dummy(h, password), false);
 	struct account_client cl = api_client(req);
 	if (!ok) {
-		if (email) {
-			struct account_throttle th = {app->cfg->login_max_failures, app->cfg->login_failure_window,
-						      app->cfg->login_lockout_base, app->cfg->login_lockout_max};
-			rc = account_login_failed(app->db, req->arena, email, lg.found ? lg.user.id : NULL, &th, &cl);
-			if (rc != TG_OK)
-				return api_fail(res, req, rc);
-		}
+		if (email && (rc = account_login_failed(app->db, req->arena, email, lg.found ? lg.user.id : NULL, &cl)) != TG_OK)
+			return api_fail(res, req, rc);
 		return http_res_problem(res, req, 401, "invalid_credentials", "The email or password is incorrect.");
 	}
 	if (lg.suspended)

@@ -35,7 +35,11 @@ bool api_json_string(json_object *obj, const char *key, const char **out)
 		return true;
 	if (!json_object_is_type(v, json_type_string))
 		return false;
-	*out = json_object_get_string(v);
+	const char *s = json_object_get_string(v);
+	/* "\u0000" would cut the C string short: a password would silently lose its tail */
+	if (strlen(s) != (size_t)json_object_get_string_len(v))
+		return false;
+	*out = s;
 	return true;
 }
 

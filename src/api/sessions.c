@@ -5,16 +5,13 @@
 
 HANDLER(api_sessions_list)
 {
-	json_object *items;
-	int rc = session_list(app->db, req->arena, req->user_id, req->session_id, &items);
+	int page, per_page;
+	if (!api_pagination(req, res, &page, &per_page))
+		return;
+	json_object *o;
+	int rc = session_list(app->db, req->arena, req->user_id, req->session_id, page, per_page, &o);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
-	size_t n = json_object_array_length(items);
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "items", items);
-	json_object_object_add(o, "page", json_object_new_int(1));
-	json_object_object_add(o, "per_page", json_object_new_int(200));
-	json_object_object_add(o, "total", json_object_new_int((int)n));
 	http_res_json(res, req->arena, 200, o);
 }
 

@@ -143,12 +143,18 @@ int account_register(struct db *db, struct arena *a, const char *email, const ch
 	return TG_OK;
 }
 
-int account_login_lookup(struct db *db, struct arena *a, const char *email, struct account_login *out)
+int account_login_lookup(struct db *db, struct arena *a, const char *email, const struct account_throttle *th,
+			 struct account_login *out)
 {
 	memset(out, 0, sizeof(*out));
-	const char *p[] = {email};
+	char mx[16], win[16], base[16], cap[16];
+	itoa_buf(mx, sizeof(mx), th->max_failures);
+	itoa_buf(win, sizeof(win), th->window);
+	itoa_buf(base, sizeof(base), th->lockout_base);
+	itoa_buf(cap, sizeof(cap), th->lockout_max);
+	const char *p[] = {email, mx, win, base, cap};
 	PGresult *r;
-	int rc = db_exec(db, a, &auth_stmts, AUTH_LOGIN_LOOKUP, 1, p, &r);
+	int rc = db_exec(db, a, &auth_stmts, AUTH_LOGIN_LOOKUP, 5, p, &r);
 	if (rc != TG_OK)
 		return rc;
 	out->found = db_value(r, 0, 0) != NULL;
@@ -163,15 +169,10 @@ int account_login_lookup(struct db *db, struct arena *a, const char *email, stru
 }
 
 int account_login_failed(struct db *db, struct arena *a, const char *email, const char *user_id,
-			 const struct account_throttle *th, const struct account_client *cl)
+			 const struct account_client *cl)
 {
-	char mx[16], win[16], base[16], cap[16];
-	itoa_buf(mx, sizeof(mx), th->max_failures);
-	itoa_buf(win, sizeof(win), th->window);
-	itoa_buf(base, sizeof(base), th->lockout_base);
-	itoa_buf(cap, sizeof(cap), th->lockout_max);
-	const char *p[] = {email, mx, win, base, cap, user_id, cl->ip};
-	return db_exec(db, a, &auth_stmts, AUTH_LOGIN_FAILED, 7, p, NULL);
+	const char *p[] = {email, user_id, cl->ip};
+	return db_exec(db, a, &auth_stmts, AUTH_LOGIN_FAILED, 3, p, NULL);
 }
 
 int account_login_succeeded(struct db *db, struct arena *a, const char *user_id, const char *email,

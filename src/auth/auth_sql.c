@@ -26,19 +26,18 @@ static const char *const sql[AUTH_STMT__COUNT] = {
 		" SELECT u.id, u.email, u.name, u.role, u.email_verified_at IS NOT NULL, u.mfa_enabled, 'free',"
 		" rfc3339(u.created_at), s.id FROM u JOIN s ON s.user_id = u.id",
 
-	/* Always one row: the user (NULLs when unknown) and the remaining lock in seconds. */
+	/* Always one row: the attempt is counted first (locked: the seconds left), then the user
+	 * (NULLs when unknown). $1 email $2 max $3 window $4 base $5 cap */
 	[AUTH_LOGIN_LOOKUP] =
-		"SELECT " USER_COLUMNS ", u.password_hash, u.status,"
-		" (SELECT ceil(extract(epoch FROM t.locked_until - now()))::int FROM login_throttle t"
-		"   WHERE t.email = $1 AND t.locked_until > now())"
-		" FROM (SELECT 1) one LEFT JOIN users u ON u.email = $1",
+		"SELECT " USER_COLUMNS ", u.password_hash, u.status, t.locked"
+		" FROM (SELECT login_throttle_attempt($1, $2, $3, $4, $5) AS locked) t"
+		" LEFT JOIN users u ON u.email = $1",
 
-	/* $1 email $2 max $3 window $4 base $5 cap $6 user id or NULL $7 ip */
+	/* $1 email $2 user id or NULL $3 ip */
 	[AUTH_LOGIN_FAILED] =
-		"WITH a AS (INSERT INTO audit_log (actor_id, action, target_type, target_id, ip, detail)"
-		"   VALUES ($6::uuid, 'user.login_failed', 'user', coalesce($6::text, ''), $7,"
-		"   jsonb_build_object('email', $1::text)))"
-		" SELECT login_throttle_fail($1, $2, $3, $4, $5)",
+		"INSERT INTO audit_log (actor_id, action, target_type, target_id, ip, detail)"
+		" VALUES ($2::uuid, 'user.login_failed', 'user', coalesce($2::text, ''), $3,"
+		" jsonb_build_object('email', $1::text))",
 
 	/* $1 user $2 ttl $3 user agent $4 ip $5 refresh hash $6 email $7 new hash or NULL */
 	[AUTH_LOGIN_SUCCEEDED] =
@@ -99,11 +98,11 @@ static const char *const sql[AUTH_STMT__COUNT] = {
 		" VALUES ($1, 'user.logout_all', 'user', $1::text, $2,"
 		"   jsonb_build_object('sessions_revoked', (SELECT count(*) FROM s)))",
 
-	/* $1 user $2 current session */
+	/* $1 user $2 current session $3 limit $4 offset */
 	[AUTH_SESSION_LIST] =
-		"SELECT id, rfc3339(created_at), rfc3339(last_used_at), user_agent, ip, id = $2::uuid"
+		"SELECT id, rfc3339(created_at), rfc3339(last_used_at), user_agent, ip, id = $2::uuid, count(*) OVER ()"
 		" FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()"
-		" ORDER BY last_used_at DESC, created_at DESC LIMIT 200",
+		" ORDER BY last_used_at DESC, created_at DESC, id LIMIT $3 OFFSET $4",
 
 	[AUTH_PASSWORD_OF] = "SELECT password_hash, email FROM users WHERE id = $1",
 

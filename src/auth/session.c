@@ -123,15 +123,19 @@ int session_revoke_all(struct db *db, struct arena *a, const char *user_id, cons
 	return db_exec(db, a, &auth_stmts, AUTH_SESSION_REVOKE_ALL, 2, p, NULL);
 }
 
-int session_list(struct db *db, struct arena *a, const char *user_id, const char *current_session_id,
-		 json_object **items)
+int session_list(struct db *db, struct arena *a, const char *user_id, const char *current_session_id, int page,
+		 int per_page, json_object **out)
 {
-	const char *p[] = {user_id, current_session_id};
+	char lim[16], off[24];
+	snprintf(lim, sizeof(lim), "%d", per_page);
+	snprintf(off, sizeof(off), "%lld", (long long)(page - 1) * per_page);
+	const char *p[] = {user_id, current_session_id, lim, off};
 	PGresult *r;
-	int rc = db_exec(db, a, &auth_stmts, AUTH_SESSION_LIST, 2, p, &r);
+	int rc = db_exec(db, a, &auth_stmts, AUTH_SESSION_LIST, 4, p, &r);
 	if (rc != TG_OK)
 		return rc;
 	json_object *arr = json_object_new_array();
+	long long total = 0;
 	for (int i = 0; i < PQntuples(r); i++) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "id", json_object_new_string(db_value(r, i, 0)));
@@ -141,7 +145,13 @@ int session_list(struct db *db, struct arena *a, const char *user_id, const char
 		json_object_object_add(o, "ip", json_object_new_string(db_value(r, i, 4)));
 		json_object_object_add(o, "current", json_object_new_boolean(db_bool(r, i, 5)));
 		json_object_array_add(arr, o);
+		total = db_int(r, i, 6);
 	}
-	*items = arr;
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "items", arr);
+	json_object_object_add(o, "page", json_object_new_int(page));
+	json_object_object_add(o, "per_page", json_object_new_int(per_page));
+	json_object_object_add(o, "total", json_object_new_int64(total));
+	*out = o;
 	return TG_OK;
 }
