@@ -39,29 +39,42 @@ INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
 INTEG_COMMON := tests/integration/itest.c
 INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(INTEG_SRCS))
 
+ifeq ($(V),1)
+Q :=
+SAY := @true
+else
+Q := @
+SAY := @printf '  %-5s %s\n'
+endif
+
 .PHONY: all deps run up down test check unit integration browser bench install clean lint tests-build
 
 all: $(BIN)
 
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(SAY) CC $<
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(SAY) AR $@
+	$(Q)ar rcs $@ $^
 
 $(BIN): $(MAIN_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(LDLIBS)
+	$(SAY) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(LDLIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) tests/unit/unit.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS) $(CHECK_LIBS)
+	$(SAY) TEST $@
+	$(Q)$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS) $(CHECK_LIBS)
 
 $(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_COMMON) tests/integration/itest.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/integration -o $@ $< $(INTEG_COMMON) $(LIB) $(LDLIBS) $(CHECK_LIBS)
+	$(SAY) TEST $@
+	$(Q)$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/integration -o $@ $< $(INTEG_COMMON) $(LIB) $(LDLIBS) $(CHECK_LIBS)
 
 tests-build: $(BIN) $(UNIT_BINS) $(INTEG_BINS)
 
@@ -89,6 +102,10 @@ unit: tests-build
 
 integration: tests-build
 	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD) integration
+
+browser: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD) browser
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN)

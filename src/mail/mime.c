@@ -9,7 +9,8 @@
 
 #define QP_LINE 76
 #define MAX_7BIT_LINE 998
-#define EW_CHUNK 45 /* raw bytes per encoded word: 60 base64 chars + 12 of framing < 75 */
+#define EW_CHUNK 45       /* raw bytes per encoded word: 60 base64 chars + 12 of framing < 75 */
+#define EW_FIRST_CHUNK 39 /* the first word shares its line with "Subject: ": 9 + 64 < 76 */
 
 static bool is_plain_ascii(const char *s, bool allow_newlines, size_t max_line)
 {
@@ -34,13 +35,14 @@ char *mail_encode_header(struct arena *a, const char *value)
 	if (is_plain_ascii(value, false, 900))
 		return arena_strdup(a, value);
 	size_t len = strlen(value);
-	size_t cap = (len / EW_CHUNK + 1) * 80 + 1;
+	size_t cap = (len / (EW_FIRST_CHUNK - 4) + 2) * 80 + 1; /* a chunk may shrink by 3 to keep a UTF-8 sequence whole */
 	char *out = arena_alloc(a, cap);
 	if (!out)
 		return NULL;
 	size_t o = 0, i = 0;
 	while (i < len) {
-		size_t n = len - i < EW_CHUNK ? len - i : EW_CHUNK;
+		size_t chunk = i == 0 ? EW_FIRST_CHUNK : EW_CHUNK;
+		size_t n = len - i < chunk ? len - i : chunk;
 		/* never split a UTF-8 sequence across encoded words */
 		while (n < len - i && n > 0 && ((unsigned char)value[i + n] & 0xC0) == 0x80)
 			n--;
@@ -62,7 +64,7 @@ char *mail_encode_header(struct arena *a, const char *value)
 char *mail_qp_encode(struct arena *a, const char *s)
 {
 	size_t len = strlen(s);
-	size_t cap = len * 3 + len / 20 * 3 + 8;
+	size_t cap = len * 6 + 16; /* worst case: every byte =XX plus a soft break every 25 bytes */
 	char *out = arena_alloc(a, cap);
 	if (!out)
 		return NULL;
@@ -70,6 +72,8 @@ char *mail_qp_encode(struct arena *a, const char *s)
 	size_t o = 0, col = 0;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
+		if (o + 8 > cap)
+			return NULL;
 		if (c == '\r')
 			continue;
 		if (c == '\n') {
@@ -95,8 +99,6 @@ char *mail_qp_encode(struct arena *a, const char *s)
 			out[o++] = hex[c & 15];
 		}
 		col += need;
-		if (o + 8 >= cap)
-			return NULL;
 	}
 	out[o] = '\0';
 	return out;

@@ -120,13 +120,19 @@ START_TEST(test_problem_api_example)
 }
 END_TEST
 
+/* Without nginx's REQUEST_ID (or a valid client one) the server makes its own: every
+ * response and problem carries one. */
 START_TEST(test_problem_without_detail_or_request_id)
 {
-	ck_assert_int_eq(http_req_init(&req, A, UNIT_ENV(A, "REQUEST_METHOD=GET", "REQUEST_URI=/"), NULL, 32), TG_OK);
+	ck_assert_int_eq(http_req_init(&req, A, UNIT_ENV(A, "REQUEST_METHOD=GET", "REQUEST_URI=/",
+							  "HTTP_X_REQUEST_ID=bad id\r\nX-Evil: 1"), NULL, 32), TG_OK);
 	http_res_problem(&res, &req, 500, "internal", NULL);
 	json_object *o = parse_body();
-	assert_keys(o, "type", "title", "status", "code", NULL);
+	assert_keys(o, "type", "title", "status", "code", "request_id", NULL);
 	ck_assert_str_eq(get_str(o, "title"), "Internal server error");
+	const char *id = get_str(o, "request_id");
+	ck_assert_uint_eq(strlen(id), 32);
+	ck_assert_uint_eq(strspn(id, "0123456789abcdef"), 32);
 	json_object_put(o);
 }
 END_TEST
