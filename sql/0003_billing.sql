@@ -128,14 +128,19 @@ CREATE TABLE litellm_keys (
 
 -- Plan access: active and trialing give the plan; past_due keeps it for a grace period
 -- (tollgate.past_due_grace_days, set per connection by the server); otherwise free.
+-- PL/pgSQL, not SQL: a SQL function with a sub-select is not inlined and would be planned
+-- again on every call; PL/pgSQL keeps its plan for the connection's life.
 CREATE OR REPLACE FUNCTION user_plan(p_user uuid) RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-    SELECT coalesce((
-        SELECT s.plan_code FROM subscriptions s
-         WHERE s.user_id = p_user
-           AND (s.status IN ('active', 'trialing')
-                OR (s.status = 'past_due' AND s.past_due_since > now() - make_interval(
-                        days => coalesce(nullif(current_setting('tollgate.past_due_grace_days', true), '')::int, 7))))
-         ORDER BY s.created_at DESC LIMIT 1), 'free')
-$$;
+DECLARE
+    plan text;
+BEGIN
+    SELECT s.plan_code INTO plan FROM subscriptions s
+     WHERE s.user_id = p_user
+       AND (s.status IN ('active', 'trialing')
+            OR (s.status = 'past_due' AND s.past_due_since > now() - make_interval(
+                    days => coalesce(nullif(current_setting('tollgate.past_due_grace_days', true), '')::int, 7))))
+     ORDER BY s.created_at DESC LIMIT 1;
+    RETURN coalesce(plan, 'free');
+END $$;
