@@ -34,7 +34,8 @@ export class ApiError extends Error {
 
   /** True when the service (or one of its dependencies) cannot answer now. */
   get unavailable() {
-    return this.status === 0 || this.status === 502 || this.status === 503 || this.status === 504;
+    return this.status === 0 || this.status === 502 || this.status === 503 || this.status === 504 ||
+      (this.status >= 500 && this.code === 'unavailable');
   }
 }
 
@@ -50,7 +51,9 @@ function capitalize(text) {
 
 /** The sentence shown to a person for an error answer. */
 function messageFor(status, code, title, detail, retryAfter, requestId) {
-  if (status === 0 || status === 502 || status === 504) return UNAVAILABLE_MESSAGE;
+  if (status === 0 || status === 502 || status === 504 || (status >= 500 && code === 'unavailable')) {
+    return UNAVAILABLE_MESSAGE;
+  }
   if (status === 503) {
     if (code === 'billing_unavailable') {
       return 'Billing is not available right now.' + (detail ? ` ${capitalize(detail)}` : '') +
@@ -79,7 +82,9 @@ async function toApiError(res) {
   if (!problem || typeof problem !== 'object') problem = {};
   const status = res.status;
   let code = typeof problem.code === 'string' ? problem.code : '';
-  if (!code) code = status === 503 || status === 502 || status === 504 ? 'unavailable' : `http_${status}`;
+  // A 5xx that is not one of our problem documents comes from a proxy or a
+  // missing backend: for the visitor, the service is unavailable.
+  if (!code) code = status >= 500 ? 'unavailable' : `http_${status}`;
   const title = typeof problem.title === 'string' ? problem.title : '';
   const detail = typeof problem.detail === 'string' ? problem.detail : '';
   const errors = problem.errors && typeof problem.errors === 'object' ? problem.errors : null;
@@ -308,7 +313,10 @@ export function showFormMessage(form, text, kind = 'error') {
   el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
   el.tabIndex = -1;
   el.textContent = text;
-  form.prepend(el);
+  // Just above the fields (after any heading or intro text of the form).
+  const firstField = form.querySelector(':scope > .field, :scope > fieldset, :scope > .checkbox');
+  if (firstField) firstField.before(el);
+  else form.prepend(el);
   return el;
 }
 
@@ -335,11 +343,13 @@ export function showFieldErrors(form, err) {
   let first = null;
   const leftovers = [];
   for (const [name, raw] of Object.entries(errors)) {
-    const text = capitalize(String(raw));
     const field = form.elements.namedItem(name);
+    const rawText = String(raw).trim();
+    // The API's messages are fragments ("must be at least 8 characters"): name the field.
+    const text = /^[a-z]/.test(rawText) ? `${fieldLabel(form, name)} ${rawText}` : rawText;
     if (!(field instanceof HTMLInputElement || field instanceof HTMLSelectElement ||
           field instanceof HTMLTextAreaElement) || field.type === 'hidden') {
-      leftovers.push(`${fieldLabel(form, name)}: ${text}`);
+      leftovers.push(/^[a-z]/.test(rawText) ? `${text}.` : `${fieldLabel(form, name)}: ${text}`);
       continue;
     }
     const base = field.id || `${form.id || 'form'}-${name}`;
