@@ -119,9 +119,13 @@ HANDLER(api_billing_checkout)
 	stripe_form_add(f, "subscription_data[metadata][user_id]", req->user_id);
 	stripe_form_add(f, "subscription_data[metadata][plan]", plan);
 	stripe_form_add(f, "metadata[user_id]", req->user_id);
-	/* one key per user, plan, interval and hour: a retried click reuses the open session */
-	char *key = arena_printf(req->arena, "tollgate-checkout-%s-%s-%s-%ld", req->user_id, plan, interval,
-				 (long)(time(NULL) / 3600));
+	/* One key per user, plan, interval, hour and subscription history: a retried click reuses
+	 * the open session, while a checkout after a cancellation is a new one. */
+	const char *last_sub;
+	if ((rc = billing_last_subscription(app->db, req->arena, req->user_id, &last_sub)) != TG_OK)
+		return api_fail(res, req, rc);
+	char *key = arena_printf(req->arena, "tollgate-checkout-%s-%s-%s-%ld-%s", req->user_id, plan, interval,
+				 (long)(time(NULL) / 3600), last_sub ? last_sub : "first");
 	json_object *session;
 	struct stripe_error err;
 	if ((rc = stripe_call(app->cfg, req->arena, "POST", "/v1/checkout/sessions", f, key, &session, &err)) != TG_OK)

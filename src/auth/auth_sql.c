@@ -98,11 +98,13 @@ static const char *const sql[AUTH_STMT__COUNT] = {
 		" VALUES ($1, 'user.logout_all', 'user', $1::text, $2,"
 		"   jsonb_build_object('sessions_revoked', (SELECT count(*) FROM s)))",
 
-	/* $1 user $2 current session $3 limit $4 offset */
+	/* $1 user $2 current session $3 limit $4 offset. Always one row at least: the total, and
+	 * NULLs past the last page. */
 	[AUTH_SESSION_LIST] =
-		"SELECT id, rfc3339(created_at), rfc3339(last_used_at), user_agent, ip, id = $2::uuid, count(*) OVER ()"
-		" FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()"
-		" ORDER BY last_used_at DESC, created_at DESC, id LIMIT $3 OFFSET $4",
+		"WITH live AS (SELECT * FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now())"
+		" SELECT p.id, rfc3339(p.created_at), rfc3339(p.last_used_at), p.user_agent, p.ip, p.id = $2::uuid,"
+		" c.total FROM (SELECT count(*) AS total FROM live) c LEFT JOIN LATERAL"
+		" (SELECT * FROM live ORDER BY last_used_at DESC, created_at DESC, id LIMIT $3 OFFSET $4) p ON true",
 
 	[AUTH_PASSWORD_OF] = "SELECT password_hash, email FROM users WHERE id = $1",
 

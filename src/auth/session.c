@@ -137,6 +137,9 @@ int session_list(struct db *db, struct arena *a, const char *user_id, const char
 	json_object *arr = json_object_new_array();
 	long long total = 0;
 	for (int i = 0; i < PQntuples(r); i++) {
+		total = db_int(r, i, 6);
+		if (!db_value(r, i, 0))
+			continue; /* past the last page: only the total */
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "id", json_object_new_string(db_value(r, i, 0)));
 		json_object_object_add(o, "created_at", json_object_new_string(db_value(r, i, 1)));
@@ -145,7 +148,6 @@ int session_list(struct db *db, struct arena *a, const char *user_id, const char
 		json_object_object_add(o, "ip", json_object_new_string(db_value(r, i, 4)));
 		json_object_object_add(o, "current", json_object_new_boolean(db_bool(r, i, 5)));
 		json_object_array_add(arr, o);
-		total = db_int(r, i, 6);
 	}
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "items", arr);

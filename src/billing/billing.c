@@ -118,6 +118,17 @@ int billing_live_subscription_ids(struct db *db, struct arena *a, const char *us
 	return TG_OK;
 }
 
+int billing_last_subscription(struct db *db, struct arena *a, const char *user_id, const char **stripe_id)
+{
+	const char *p[] = {user_id};
+	PGresult *r;
+	int rc = db_exec(db, a, &billing_stmts, B_LAST_SUBSCRIPTION, 1, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	*stripe_id = PQntuples(r) ? db_value(r, 0, 0) : NULL;
+	return TG_OK;
+}
+
 int billing_has_live_subscription(struct db *db, struct arena *a, const char *user_id, bool *live)
 {
 	json_object *ids;
@@ -180,6 +191,9 @@ int billing_invoices(struct db *db, struct arena *a, const char *user_id, int pa
 					    "currency", "hosted_invoice_url", "invoice_pdf", "period_start",
 					    "period_end", "created"};
 	for (int i = 0; i < PQntuples(r); i++) {
+		total = db_int(r, i, 12);
+		if (!db_value(r, i, 0))
+			continue; /* past the last page: only the total */
 		json_object *inv = json_object_new_object();
 		for (int c = 0; c < 12; c++) {
 			if (c >= 3 && c <= 5)
@@ -188,7 +202,6 @@ int billing_invoices(struct db *db, struct arena *a, const char *user_id, int pa
 				json_object_object_add(inv, names[c], str_or_null(db_value(r, i, c)));
 		}
 		json_object_array_add(items, inv);
-		total = db_int(r, i, 12);
 	}
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "items", items);

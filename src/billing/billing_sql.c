@@ -42,6 +42,9 @@ static const char *const sql[B_STMT__COUNT] = {
 		"SELECT stripe_subscription_id FROM subscriptions WHERE user_id = $1"
 		" AND status NOT IN ('canceled', 'incomplete_expired')",
 
+	[B_LAST_SUBSCRIPTION] =
+		"SELECT stripe_subscription_id FROM subscriptions WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1",
+
 	[B_SUBSCRIPTION_CURRENT] =
 		"SELECT user_plan(s.user_id), s.status, s.interval, rfc3339(s.current_period_start),"
 		" rfc3339(s.current_period_end), s.cancel_at_period_end, rfc3339(s.canceled_at), s.plan_code,"
@@ -49,12 +52,13 @@ static const char *const sql[B_STMT__COUNT] = {
 		"   coalesce(nullif(current_setting('tollgate.past_due_grace_days', true), '')::int, 7)))"
 		" FROM subscriptions s WHERE s.user_id = $1 ORDER BY s.created_at DESC LIMIT 1",
 
-	/* $1 user $2 limit $3 offset */
+	/* $1 user $2 limit $3 offset. At least one row: the total, with NULLs past the last page. */
 	[B_INVOICES] =
-		"SELECT stripe_invoice_id, number, status, amount_due, amount_paid, amount_refunded, currency,"
-		" hosted_invoice_url, invoice_pdf, rfc3339(period_start), rfc3339(period_end), rfc3339(created),"
-		" count(*) OVER ()"
-		" FROM invoices WHERE user_id = $1 ORDER BY created DESC, stripe_invoice_id DESC LIMIT $2 OFFSET $3",
+		"WITH mine AS (SELECT * FROM invoices WHERE user_id = $1)"
+		" SELECT p.stripe_invoice_id, p.number, p.status, p.amount_due, p.amount_paid, p.amount_refunded,"
+		" p.currency, p.hosted_invoice_url, p.invoice_pdf, rfc3339(p.period_start), rfc3339(p.period_end),"
+		" rfc3339(p.created), c.total FROM (SELECT count(*) AS total FROM mine) c LEFT JOIN LATERAL"
+		" (SELECT * FROM mine ORDER BY created DESC, stripe_invoice_id DESC LIMIT $2 OFFSET $3) p ON true",
 
 	/* $1 id $2 type $3 created $4 payload */
 	[B_EVENT_INSERT] =

@@ -31,13 +31,14 @@ static const char *const sql[MAIL_STMT__COUNT] = {
 	[NOTIFY_CREATE] =
 		"INSERT INTO notifications (user_id, kind, title, body, link) VALUES ($1, $2, $3, $4, $5)",
 
-	/* $1 user $2 unread only $3 limit $4 offset */
+	/* $1 user $2 unread only $3 limit $4 offset. At least one row: the counts, with NULLs
+	 * past the last page. */
 	[NOTIFY_LIST] =
-		"SELECT id, kind, title, body, link, rfc3339(created_at), rfc3339(read_at),"
-		" count(*) OVER (),"
+		"WITH mine AS (SELECT * FROM notifications WHERE user_id = $1 AND (NOT $2::boolean OR read_at IS NULL))"
+		" SELECT p.id, p.kind, p.title, p.body, p.link, rfc3339(p.created_at), rfc3339(p.read_at), c.total,"
 		" (SELECT count(*) FROM notifications x WHERE x.user_id = $1 AND x.read_at IS NULL)"
-		" FROM notifications WHERE user_id = $1 AND (NOT $2::boolean OR read_at IS NULL)"
-		" ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",
+		" FROM (SELECT count(*) AS total FROM mine) c LEFT JOIN LATERAL"
+		" (SELECT * FROM mine ORDER BY created_at DESC, id LIMIT $3 OFFSET $4) p ON true",
 
 	[NOTIFY_READ] =
 		"UPDATE notifications SET read_at = coalesce(read_at, now()) WHERE id = $1 AND user_id = $2 RETURNING id",

@@ -34,6 +34,10 @@ int notify_list(struct db *db, struct arena *a, const char *user_id, bool unread
 	json_object *items = json_object_new_array();
 	long long total = 0, unread = 0;
 	for (int i = 0; i < PQntuples(r); i++) {
+		total = db_int(r, i, 7);
+		unread = db_int(r, i, 8);
+		if (!db_value(r, i, 0))
+			continue; /* past the last page: only the counts */
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "id", json_object_new_string(db_value(r, i, 0)));
 		json_object_object_add(o, "kind", json_object_new_string(db_value(r, i, 1)));
@@ -43,17 +47,6 @@ int notify_list(struct db *db, struct arena *a, const char *user_id, bool unread
 		json_object_object_add(o, "created_at", json_object_new_string(db_value(r, i, 5)));
 		json_object_object_add(o, "read_at", str_or_null(db_value(r, i, 6)));
 		json_object_array_add(items, o);
-		total = db_int(r, i, 7);
-		unread = db_int(r, i, 8);
-	}
-	if (PQntuples(r) == 0 && page > 1) {
-		/* past the end: the count still matters to the client */
-		PGresult *c;
-		const char *p1[] = {user_id, unread_only ? "true" : "false", "1", "0"};
-		if (db_exec(db, a, &mail_stmts, NOTIFY_LIST, 4, p1, &c) == TG_OK && PQntuples(c)) {
-			total = db_int(c, 0, 7);
-			unread = db_int(c, 0, 8);
-		}
 	}
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "items", items);
