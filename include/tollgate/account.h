@@ -99,9 +99,10 @@ int account_token_issue(struct db *db, struct arena *a, const char *user_id, con
 int account_token_user(struct db *db, struct arena *a, const char *kind, const char *token,
 		       struct account_user *u);
 /* Uses a reset token: new password hash, email verified, every session revoked, other reset
- * tokens killed, audited. Fills u. TG_ENOTFOUND when the token is not live. */
+ * tokens killed, audited. Fills u; *newly_verified tells whether this reset verified the email.
+ * TG_ENOTFOUND when the token is not live. */
 int account_reset_password(struct db *db, struct arena *a, const char *token, const char *hash,
-			   const struct account_client *cl, struct account_user *u);
+			   const struct account_client *cl, struct account_user *u, bool *newly_verified);
 /* Uses a verify token: the email is verified. Fills u; *newly_verified is false when it already
  * was. TG_ENOTFOUND when the token is not live. */
 int account_verify_email(struct db *db, struct arena *a, const char *token, const struct account_client *cl,

@@ -83,9 +83,12 @@ HANDLER(api_reset_password)
 	struct account_client cl = api_client(req);
 	if ((rc = db_begin(app->db)) != TG_OK)
 		return api_fail(res, req, rc);
-	rc = account_reset_password(app->db, req->arena, token, hash, &cl, &u);
+	bool verified_now = false;
+	rc = account_reset_password(app->db, req->arena, token, hash, &cl, &u, &verified_now);
 	if (rc == TG_OK)
 		rc = mail_queue_password_changed(app->db, req->arena, app->cfg, &u);
+	if (rc == TG_OK && verified_now) /* proving the mailbox through a reset verifies it too */
+		rc = mail_queue_welcome(app->db, req->arena, app->cfg, &u);
 	if (rc == TG_OK)
 		rc = db_commit(app->db);
 	else

@@ -320,7 +320,7 @@ int account_token_user(struct db *db, struct arena *a, const char *kind, const c
 }
 
 int account_reset_password(struct db *db, struct arena *a, const char *token, const char *hash,
-			   const struct account_client *cl, struct account_user *u)
+			   const struct account_client *cl, struct account_user *u, bool *newly_verified)
 {
 	if (!token_shape_ok(token))
 		return TG_ENOTFOUND;
@@ -334,6 +334,7 @@ int account_reset_password(struct db *db, struct arena *a, const char *token, co
 	if (PQntuples(r) != 1)
 		return TG_ENOTFOUND;
 	account_user_from_row(r, 0, 0, u);
+	*newly_verified = !db_bool(r, 0, USER_NCOLUMNS);
 	return TG_OK;
 }
 

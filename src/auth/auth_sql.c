@@ -169,8 +169,11 @@ static const char *const sql[AUTH_STMT__COUNT] = {
 		"   WHERE user_id = (SELECT id FROM u) AND revoked_at IS NULL),"
 		" d AS (DELETE FROM login_throttle WHERE email = (SELECT email FROM u)),"
 		" a AS (INSERT INTO audit_log (actor_id, action, target_type, target_id, ip)"
-		"   SELECT id, 'user.password_reset', 'user', id::text, $3 FROM u)"
-		" SELECT " USER_COLUMNS " FROM u",
+		"   SELECT id, 'user.password_reset', 'user', id::text, $3 FROM u),"
+		/* the pre-statement snapshot: was the email verified before this reset? */
+		" prev AS (SELECT id, email_verified_at IS NOT NULL AS verified FROM users"
+		"   WHERE id = (SELECT user_id FROM t))"
+		" SELECT " USER_COLUMNS ", prev.verified FROM u JOIN prev ON prev.id = u.id",
 
 	/* $1 token hash $2 ip */
 	[AUTH_VERIFY_EMAIL] =
