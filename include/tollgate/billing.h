@@ -34,7 +34,8 @@ int billing_last_subscription(struct db *db, struct arena *a, const char *user_i
 /* {plan, status, interval, current_period_start, current_period_end, cancel_at_period_end, canceled_at} */
 int billing_subscription(struct db *db, struct arena *a, const char *user_id, json_object **out);
 /* A page of the user's invoices as {items, page, per_page, total}. */
-int billing_invoices(struct db *db, struct arena *a, const char *user_id, int page, int per_page, json_object **out);
+struct page;
+int billing_invoices(struct db *db, struct arena *a, const char *user_id, const struct page *pg, json_object **out);
 /* Stripe subscription ids of the user that are not over (for cancellation on deletion). */
 int billing_live_subscription_ids(struct db *db, struct arena *a, const char *user_id, json_object **ids);
 

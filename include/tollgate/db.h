@@ -35,6 +35,9 @@ int db_exec(struct db *db, struct arena *a, const struct db_stmts *set, int id, 
 	    const char *const *params, PGresult **out);
 /* Transactions. begin/commit return TG_OK, TG_EUNAVAIL or TG_EDB; rollback never fails. */
 int db_begin(struct db *db);
+/* Ends the transaction: commits when rc is TG_OK, else rolls back. Returns rc, or the commit's
+ * failure. */
+int db_finish(struct db *db, int rc);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
 bool db_in_transaction(const struct db *db);

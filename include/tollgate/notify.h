@@ -16,7 +16,8 @@ struct notify_prefs {
 int notify_create(struct db *db, struct arena *a, const char *user_id, const char *kind, const char *title,
 		  const char *body, const char *link);
 /* Lists a page of the user's notifications as {items, page, per_page, total, unread}. */
-int notify_list(struct db *db, struct arena *a, const char *user_id, bool unread_only, int page, int per_page,
+struct page;
+int notify_list(struct db *db, struct arena *a, const char *user_id, bool unread_only, const struct page *pg,
 		json_object **out);
 /* Marks one read. TG_ENOTFOUND when it is not the user's. */
 int notify_mark_read(struct db *db, struct arena *a, const char *user_id, const char *id);

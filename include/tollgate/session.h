@@ -35,7 +35,8 @@ int session_revoke(struct db *db, struct arena *a, const char *user_id, const ch
 int session_revoke_all(struct db *db, struct arena *a, const char *user_id, const struct account_client *cl);
 /* A page of the live sessions of user_id: {items:[{id, created_at, last_used_at, user_agent, ip,
  * current}], page, per_page, total}. */
-int session_list(struct db *db, struct arena *a, const char *user_id, const char *current_session_id, int page,
-		 int per_page, json_object **out);
+struct page;
+int session_list(struct db *db, struct arena *a, const char *user_id, const char *current_session_id,
+		 const struct page *pg, json_object **out);
 
 #endif

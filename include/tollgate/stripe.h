@@ -2,7 +2,7 @@
  *
  * Every call pins STRIPE_API_VERSION, authenticates with the secret key as a Bearer token
  * (never logged), sends form-encoded bodies, keys every POST with an Idempotency-Key derived
- * from our own operation (so a retry reuses it), and retries connection errors, 409, 5xx and
+ * from our own operation (so a retry reuses it), and retries connection errors, 409, 429, 5xx and
  * `Stripe-Should-Retry: true` with exponential backoff, as Stripe's libraries do. */
 #ifndef TOLLGATE_STRIPE_H
 #define TOLLGATE_STRIPE_H

@@ -111,10 +111,7 @@ HANDLER(api_register)
 			      &u, &t);
 	if (rc == TG_OK)
 		rc = mail_queue_verification(app->db, req->arena, app->cfg, &u);
-	if (rc == TG_OK)
-		rc = db_commit(app->db);
-	else
-		db_rollback(app->db);
+	rc = db_finish(app->db, rc);
 	if (rc == TG_ECONFLICT)
 		return http_res_problem(res, req, 409, "email_taken", "An account with this email already exists.");
 	if (rc != TG_OK)

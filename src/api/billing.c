@@ -176,11 +176,11 @@ HANDLER(api_billing_subscription)
 
 HANDLER(api_billing_invoices)
 {
-	int page, per_page;
-	if (!api_pagination(req, res, &page, &per_page))
+	struct page pg;
+	if (!api_pagination(req, res, &pg))
 		return;
 	json_object *o;
-	int rc = billing_invoices(app->db, req->arena, req->user_id, page, per_page, &o);
+	int rc = billing_invoices(app->db, req->arena, req->user_id, &pg, &o);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
 	http_res_json(res, req->arena, 200, o);

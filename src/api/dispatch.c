@@ -70,18 +70,18 @@ static bool parse_positive(const char *s, long max, int *out)
 	return true;
 }
 
-bool api_pagination(struct http_req *req, struct http_res *res, int *page, int *per_page)
+bool api_pagination(struct http_req *req, struct http_res *res, struct page *pg)
 {
-	*page = 1;
-	*per_page = 50;
-	if (!parse_positive(http_req_query(req, "page"), 1000000, page)) {
+	int page = 1, per_page = 50;
+	if (!parse_positive(http_req_query(req, "page"), 1000000, &page)) {
 		api_field_error(res, req, "page", "must be a positive integer");
 		return false;
 	}
-	if (!parse_positive(http_req_query(req, "per_page"), 200, per_page)) {
+	if (!parse_positive(http_req_query(req, "per_page"), 200, &per_page)) {
 		api_field_error(res, req, "per_page", "must be an integer from 1 to 200");
 		return false;
 	}
+	page_init(pg, page, per_page);
 	return true;
 }
 

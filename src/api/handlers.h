@@ -7,6 +7,7 @@
 #include "tollgate/router.h"
 
 #include "tollgate/account.h"
+#include "tollgate/page.h"
 #include "tollgate/token.h"
 
 #include <stdbool.h>
@@ -82,7 +83,7 @@ void api_field_error(struct http_res *res, struct http_req *req, const char *fie
 /* 429 rate_limited with Retry-After. */
 void api_too_many(struct http_res *res, struct http_req *req, int retry_after, const char *detail);
 /* Reads ?page= (default 1) and ?per_page= (default 50, at most 200); answers 422 when invalid. */
-bool api_pagination(struct http_req *req, struct http_res *res, int *page, int *per_page);
+bool api_pagination(struct http_req *req, struct http_res *res, struct page *pg);
 
 /* Answers a tg_status that is not a 4xx of the handler's own (503 for TG_EUNAVAIL, else 500). */
 void api_fail(struct http_res *res, struct http_req *req, int status);

@@ -56,13 +56,13 @@ HANDLER(api_prefs_put)
 
 HANDLER(api_notifications_list)
 {
-	int page, per_page;
-	if (!api_pagination(req, res, &page, &per_page))
+	struct page pg;
+	if (!api_pagination(req, res, &pg))
 		return;
 	const char *unread = http_req_query(req, "unread");
 	bool only_unread = unread && (!strcmp(unread, "1") || !strcmp(unread, "true"));
 	json_object *o;
-	int rc = notify_list(app->db, req->arena, req->user_id, only_unread, page, per_page, &o);
+	int rc = notify_list(app->db, req->arena, req->user_id, only_unread, &pg, &o);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
 	http_res_json(res, req->arena, 200, o);

@@ -82,10 +82,7 @@ HANDLER(api_change_password)
 	rc = account_change_password(app->db, req->arena, req->user_id, hash, req->session_id, &cl);
 	if (rc == TG_OK)
 		rc = mail_queue_password_changed(app->db, req->arena, app->cfg, me);
-	if (rc == TG_OK)
-		rc = db_commit(app->db);
-	else
-		db_rollback(app->db);
+	rc = db_finish(app->db, rc);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
 	http_res_empty(res, 204);
@@ -116,10 +113,7 @@ HANDLER(api_delete_account)
 	rc = litellm_queue_delete(app->db, req->arena, req->user_id);
 	if (rc == TG_OK)
 		rc = account_delete(app->db, req->arena, req->user_id, &cl);
-	if (rc == TG_OK || rc == TG_ENOTFOUND)
-		rc = db_commit(app->db);
-	else
-		db_rollback(app->db);
+	rc = db_finish(app->db, rc == TG_ENOTFOUND ? TG_OK : rc); /* already gone: done */
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
 	api_clear_refresh_cookie(res, req);

@@ -89,10 +89,7 @@ HANDLER(api_reset_password)
 		rc = mail_queue_password_changed(app->db, req->arena, app->cfg, &u);
 	if (rc == TG_OK && verified_now) /* proving the mailbox through a reset verifies it too */
 		rc = mail_queue_welcome(app->db, req->arena, app->cfg, &u);
-	if (rc == TG_OK)
-		rc = db_commit(app->db);
-	else
-		db_rollback(app->db);
+	rc = db_finish(app->db, rc);
 	if (rc == TG_ENOTFOUND)
 		return invalid_token(res, req); /* used by a concurrent request in between */
 	if (rc != TG_OK)
@@ -118,10 +115,7 @@ HANDLER(api_verify_email)
 	rc = account_verify_email(app->db, req->arena, token, &cl, &u, &fresh);
 	if (rc == TG_OK && fresh)
 		rc = mail_queue_welcome(app->db, req->arena, app->cfg, &u);
-	if (rc == TG_OK)
-		rc = db_commit(app->db);
-	else
-		db_rollback(app->db);
+	rc = db_finish(app->db, rc);
 	if (rc == TG_ENOTFOUND)
 		return invalid_token(res, req);
 	if (rc != TG_OK)
@@ -146,10 +140,7 @@ HANDLER(api_resend_verification)
 	if ((rc = db_begin(app->db)) != TG_OK)
 		return api_fail(res, req, rc);
 	rc = mail_queue_verification(app->db, req->arena, app->cfg, me);
-	if (rc == TG_OK)
-		rc = db_commit(app->db);
-	else
-		db_rollback(app->db);
+	rc = db_finish(app->db, rc);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
 	json_object *o = json_object_new_object();

@@ -5,11 +5,11 @@
 
 HANDLER(api_sessions_list)
 {
-	int page, per_page;
-	if (!api_pagination(req, res, &page, &per_page))
+	struct page pg;
+	if (!api_pagination(req, res, &pg))
 		return;
 	json_object *o;
-	int rc = session_list(app->db, req->arena, req->user_id, req->session_id, page, per_page, &o);
+	int rc = session_list(app->db, req->arena, req->user_id, req->session_id, &pg, &o);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
 	http_res_json(res, req->arena, 200, o);

@@ -78,6 +78,21 @@ bool account_uuid_valid(const char *s)
 	return true;
 }
 
+int auth_user_query(struct db *db, struct arena *a, int stmt, int n, const char *const *p,
+		    struct account_user *u, PGresult **out)
+{
+	PGresult *r;
+	int rc = db_exec(db, a, &auth_stmts, stmt, n, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	if (PQntuples(r) != 1)
+		return TG_ENOTFOUND;
+	account_user_from_row(r, 0, 0, u);
+	if (out)
+		*out = r;
+	return TG_OK;
+}
+
 void account_user_from_row(const PGresult *r, int row, int col0, struct account_user *u)
 {
 	u->id = db_value(r, row, col0);
@@ -216,14 +231,7 @@ int account_update_name(struct db *db, struct arena *a, const char *user_id, con
 			const struct account_client *cl, struct account_user *u)
 {
 	const char *p[] = {user_id, name, cl->ip};
-	PGresult *r;
-	int rc = db_exec(db, a, &auth_stmts, AUTH_UPDATE_NAME, 3, p, &r);
-	if (rc != TG_OK)
-		return rc;
-	if (PQntuples(r) != 1)
-		return TG_ENOTFOUND;
-	account_user_from_row(r, 0, 0, u);
-	return TG_OK;
+	return auth_user_query(db, a, AUTH_UPDATE_NAME, 3, p, u, NULL);
 }
 
 int account_change_password(struct db *db, struct arena *a, const char *user_id, const char *hash,
@@ -309,14 +317,7 @@ int account_token_user(struct db *db, struct arena *a, const char *kind, const c
 	char th[2 * CRYPTO_SHA256_LEN + 1];
 	crypto_token_hash(token, th);
 	const char *p[] = {kind, th};
-	PGresult *r;
-	int rc = db_exec(db, a, &auth_stmts, AUTH_TOKEN_LOOKUP, 2, p, &r);
-	if (rc != TG_OK)
-		return rc;
-	if (PQntuples(r) != 1)
-		return TG_ENOTFOUND;
-	account_user_from_row(r, 0, 0, u);
-	return TG_OK;
+	return auth_user_query(db, a, AUTH_TOKEN_LOOKUP, 2, p, u, NULL);
 }
 
 int account_reset_password(struct db *db, struct arena *a, const char *token, const char *hash,
@@ -328,12 +329,9 @@ int account_reset_password(struct db *db, struct arena *a, const char *token, co
 	crypto_token_hash(token, th);
 	const char *p[] = {th, hash, cl->ip};
 	PGresult *r;
-	int rc = db_exec(db, a, &auth_stmts, AUTH_RESET_PASSWORD, 3, p, &r);
+	int rc = auth_user_query(db, a, AUTH_RESET_PASSWORD, 3, p, u, &r);
 	if (rc != TG_OK)
 		return rc;
-	if (PQntuples(r) != 1)
-		return TG_ENOTFOUND;
-	account_user_from_row(r, 0, 0, u);
 	*newly_verified = !db_bool(r, 0, USER_NCOLUMNS);
 	return TG_OK;
 }
@@ -347,12 +345,9 @@ int account_verify_email(struct db *db, struct arena *a, const char *token, cons
 	crypto_token_hash(token, th);
 	const char *p[] = {th, cl->ip};
 	PGresult *r;
-	int rc = db_exec(db, a, &auth_stmts, AUTH_VERIFY_EMAIL, 2, p, &r);
+	int rc = auth_user_query(db, a, AUTH_VERIFY_EMAIL, 2, p, u, &r);
 	if (rc != TG_OK)
 		return rc;
-	if (PQntuples(r) != 1)
-		return TG_ENOTFOUND;
-	account_user_from_row(r, 0, 0, u);
 	*newly_verified = !db_bool(r, 0, USER_NCOLUMNS);
 	return TG_OK;
 }
@@ -362,12 +357,9 @@ int account_find_by_email(struct db *db, struct arena *a, const char *email, str
 {
 	const char *p[] = {email};
 	PGresult *r;
-	int rc = db_exec(db, a, &auth_stmts, AUTH_FIND_BY_EMAIL, 1, p, &r);
+	int rc = auth_user_query(db, a, AUTH_FIND_BY_EMAIL, 1, p, u, &r);
 	if (rc != TG_OK)
 		return rc;
-	if (PQntuples(r) != 1)
-		return TG_ENOTFOUND;
-	account_user_from_row(r, 0, 0, u);
 	const char *st = db_value(r, 0, USER_NCOLUMNS);
 	*active = st && !strcmp(st, "active");
 	return TG_OK;

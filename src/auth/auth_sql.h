@@ -41,4 +41,11 @@ enum auth_stmt {
 
 extern const struct db_stmts auth_stmts;
 
+struct arena;
+struct account_user;
+/* Runs stmt, which returns the user columns first; fills u from its only row. TG_ENOTFOUND when
+ * it returns no row. *r (may be NULL) keeps the result for the columns after the user's. */
+int auth_user_query(struct db *db, struct arena *a, int stmt, int n, const char *const *p,
+		    struct account_user *u, PGresult **r);
+
 #endif

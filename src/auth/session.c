@@ -3,6 +3,7 @@
 #include "tollgate/arena.h"
 #include "tollgate/crypto.h"
 #include "tollgate/db.h"
+#include "tollgate/page.h"
 #include "tollgate/status.h"
 #include "auth_sql.h"
 
@@ -15,14 +16,8 @@ int session_principal(struct db *db, struct arena *a, const char *session_id, co
 	if (!account_uuid_valid(session_id) || !account_uuid_valid(user_id))
 		return TG_EAUTH;
 	const char *p[] = {session_id, user_id};
-	PGresult *r;
-	int rc = db_exec(db, a, &auth_stmts, AUTH_PRINCIPAL, 2, p, &r);
-	if (rc != TG_OK)
-		return rc;
-	if (PQntuples(r) != 1)
-		return TG_EAUTH;
-	account_user_from_row(r, 0, 0, u);
-	return TG_OK;
+	int rc = auth_user_query(db, a, AUTH_PRINCIPAL, 2, p, u, NULL);
+	return rc == TG_ENOTFOUND ? TG_EAUTH : rc;
 }
 
 int session_refresh(struct db *db, struct arena *a, const char *refresh_token, int refresh_ttl,
@@ -123,13 +118,10 @@ int session_revoke_all(struct db *db, struct arena *a, const char *user_id, cons
 	return db_exec(db, a, &auth_stmts, AUTH_SESSION_REVOKE_ALL, 2, p, NULL);
 }
 
-int session_list(struct db *db, struct arena *a, const char *user_id, const char *current_session_id, int page,
-		 int per_page, json_object **out)
+int session_list(struct db *db, struct arena *a, const char *user_id, const char *current_session_id,
+		 const struct page *pg, json_object **out)
 {
-	char lim[16], off[24];
-	snprintf(lim, sizeof(lim), "%d", per_page);
-	snprintf(off, sizeof(off), "%lld", (long long)(page - 1) * per_page);
-	const char *p[] = {user_id, current_session_id, lim, off};
+	const char *p[] = {user_id, current_session_id, pg->limit, pg->offset};
 	PGresult *r;
 	int rc = db_exec(db, a, &auth_stmts, AUTH_SESSION_LIST, 4, p, &r);
 	if (rc != TG_OK)
@@ -149,11 +141,6 @@ int session_list(struct db *db, struct arena *a, const char *user_id, const char
 		json_object_object_add(o, "current", json_object_new_boolean(db_bool(r, i, 5)));
 		json_object_array_add(arr, o);
 	}
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "items", arr);
-	json_object_object_add(o, "page", json_object_new_int(page));
-	json_object_object_add(o, "per_page", json_object_new_int(per_page));
-	json_object_object_add(o, "total", json_object_new_int64(total));
-	*out = o;
+	*out = page_envelope(pg, arr, total);
 	return TG_OK;
 }

@@ -3,6 +3,7 @@
 #include "tollgate/arena.h"
 #include "tollgate/config.h"
 #include "tollgate/db.h"
+#include "tollgate/page.h"
 #include "tollgate/log.h"
 #include "tollgate/status.h"
 #include "tollgate/stripe.h"
@@ -175,12 +176,9 @@ int billing_subscription(struct db *db, struct arena *a, const char *user_id, js
 	return TG_OK;
 }
 
-int billing_invoices(struct db *db, struct arena *a, const char *user_id, int page, int per_page, json_object **out)
+int billing_invoices(struct db *db, struct arena *a, const char *user_id, const struct page *pg, json_object **out)
 {
-	char lim[16], off[24];
-	snprintf(lim, sizeof(lim), "%d", per_page);
-	snprintf(off, sizeof(off), "%lld", (long long)(page - 1) * per_page);
-	const char *p[] = {user_id, lim, off};
+	const char *p[] = {user_id, pg->limit, pg->offset};
 	PGresult *r;
 	int rc = db_exec(db, a, &billing_stmts, B_INVOICES, 3, p, &r);
 	if (rc != TG_OK)
@@ -203,12 +201,7 @@ int billing_invoices(struct db *db, struct arena *a, const char *user_id, int pa
 		}
 		json_object_array_add(items, inv);
 	}
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "items", items);
-	json_object_object_add(o, "page", json_object_new_int(page));
-	json_object_object_add(o, "per_page", json_object_new_int(per_page));
-	json_object_object_add(o, "total", json_object_new_int64(total));
-	*out = o;
+	*out = page_envelope(pg, items, total);
 	return TG_OK;
 }
 

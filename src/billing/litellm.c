@@ -4,6 +4,7 @@
 #include "tollgate/config.h"
 #include "tollgate/crypto.h"
 #include "tollgate/db.h"
+#include "tollgate/fetch.h"
 #include "tollgate/jobs.h"
 #include "tollgate/log.h"
 #include "tollgate/status.h"
@@ -32,27 +33,6 @@ int litellm_queue_sync(struct db *db, struct arena *a, const char *user_id)
 	return rc;
 }
 
-struct body {
-	char *p;
-	size_t n;
-};
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct body *b = ud;
-	size_t n = size * nmemb;
-	if (b->n + n > LITELLM_MAX_RESPONSE)
-		return 0;
-	char *np = realloc(b->p, b->n + n + 1);
-	if (!np)
-		return 0;
-	memcpy(np + b->n, ptr, n);
-	b->p = np;
-	b->n += n;
-	b->p[b->n] = '\0';
-	return n;
-}
-
 static void json_put_cb(void *p)
 {
 	json_object_put(p);
@@ -70,14 +50,14 @@ static int admin_post(const struct tg_config *cfg, struct arena *a, const char *
 	const char *payload = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
 	h = curl_slist_append(h, auth);
-	struct body b = {0};
+	struct fetch_body b = {.max = LITELLM_MAX_RESPONSE};
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)cfg->litellm_timeout);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	CURLcode cc = curl_easy_perform(c);
 	long status = 0;
@@ -94,14 +74,14 @@ static int admin_post(const struct tg_config *cfg, struct arena *a, const char *
 	} else {
 		rc = TG_OK;
 		if (out) {
-			*out = b.p ? json_tokener_parse(b.p) : NULL;
+			*out = b.data ? json_tokener_parse(b.data) : NULL;
 			if (*out)
 				arena_on_reset(a, json_put_cb, *out);
 			else
 				rc = TG_EUPSTREAM;
 		}
 	}
-	free(b.p);
+	free(b.data);
 	return rc;
 }
 

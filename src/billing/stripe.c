@@ -3,6 +3,7 @@
 #include "tollgate/arena.h"
 #include "tollgate/config.h"
 #include "tollgate/crypto.h"
+#include "tollgate/fetch.h"
 #include "tollgate/log.h"
 #include "tollgate/status.h"
 
@@ -103,34 +104,14 @@ bool stripe_should_retry(long http_status, const char *should_retry_header, bool
 		if (!strcasecmp(should_retry_header, "true"))
 			return true;
 	}
-	return http_status == 409 || http_status >= 500;
+	/* API.md retries 429 too (Stripe's SDKs do not; its docs advise backing off and retrying) */
+	return http_status == 409 || http_status == 429 || http_status >= 500;
 }
 
 struct response {
-	char *body;
-	size_t len;
-	bool overflow;
+	struct fetch_body body;
 	char should_retry[8];
-	struct arena *a;
 };
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct response *r = ud;
-	size_t n = size * nmemb;
-	if (r->len + n > STRIPE_MAX_RESPONSE) {
-		r->overflow = true;
-		return 0;
-	}
-	char *nb = realloc(r->body, r->len + n + 1);
-	if (!nb)
-		return 0;
-	memcpy(nb + r->len, ptr, n);
-	r->body = nb;
-	r->len += n;
-	r->body[r->len] = '\0';
-	return n;
-}
 
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -203,7 +184,7 @@ int stripe_call(const struct tg_config *cfg, struct arena *a, const char *method
 		CURL *c = curl_easy_init();
 		if (!c)
 			return TG_ENOMEM;
-		struct response r = {.a = a};
+		struct response r = {.body = {.max = STRIPE_MAX_RESPONSE}};
 		struct curl_slist *h = NULL;
 		h = curl_slist_append(h, auth);
 		h = curl_slist_append(h, "Stripe-Version: " STRIPE_API_VERSION);
@@ -216,8 +197,8 @@ int stripe_call(const struct tg_config *cfg, struct arena *a, const char *method
 		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_write);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
 		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 		curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
 		if (is_post) {
@@ -232,12 +213,12 @@ int stripe_call(const struct tg_config *cfg, struct arena *a, const char *method
 		curl_slist_free_all(h);
 		curl_easy_cleanup(c);
 		json_object *j = NULL;
-		if (cc == CURLE_OK && r.body) {
-			j = json_tokener_parse(r.body);
+		if (cc == CURLE_OK && r.body.data) {
+			j = json_tokener_parse(r.body.data);
 			if (j)
 				arena_on_reset(a, json_put_cb, j);
 		}
-		free(r.body);
+		free(r.body.data);
 		bool network = cc != CURLE_OK;
 		if (!network && status >= 200 && status < 300 && j) {
 			*out = j;

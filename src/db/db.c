@@ -270,6 +270,14 @@ int db_commit(struct db *db)
 	return rc;
 }
 
+int db_finish(struct db *db, int rc)
+{
+	if (rc == TG_OK)
+		return db_commit(db);
+	db_rollback(db);
+	return rc;
+}
+
 int db_savepoint(struct db *db)
 {
 	return db->in_tx ? simple(db, "SAVEPOINT tg_sp") : TG_EINTERNAL;

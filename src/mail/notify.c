@@ -3,6 +3,7 @@
 #include "tollgate/account.h"
 #include "tollgate/arena.h"
 #include "tollgate/db.h"
+#include "tollgate/page.h"
 #include "tollgate/status.h"
 #include "mail_sql.h"
 
@@ -20,13 +21,10 @@ static json_object *str_or_null(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
-int notify_list(struct db *db, struct arena *a, const char *user_id, bool unread_only, int page, int per_page,
+int notify_list(struct db *db, struct arena *a, const char *user_id, bool unread_only, const struct page *pg,
 		json_object **out)
 {
-	char lim[16], off[24];
-	snprintf(lim, sizeof(lim), "%d", per_page);
-	snprintf(off, sizeof(off), "%lld", (long long)(page - 1) * per_page);
-	const char *p[] = {user_id, unread_only ? "true" : "false", lim, off};
+	const char *p[] = {user_id, unread_only ? "true" : "false", pg->limit, pg->offset};
 	PGresult *r;
 	int rc = db_exec(db, a, &mail_stmts, NOTIFY_LIST, 4, p, &r);
 	if (rc != TG_OK)
@@ -48,11 +46,7 @@ int notify_list(struct db *db, struct arena *a, const char *user_id, bool unread
 		json_object_object_add(o, "read_at", str_or_null(db_value(r, i, 6)));
 		json_object_array_add(items, o);
 	}
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "items", items);
-	json_object_object_add(o, "page", json_object_new_int(page));
-	json_object_object_add(o, "per_page", json_object_new_int(per_page));
-	json_object_object_add(o, "total", json_object_new_int64(total));
+	json_object *o = page_envelope(pg, items, total);
 	json_object_object_add(o, "unread", json_object_new_int64(unread));
 	*out = o;
 	return TG_OK;

@@ -326,8 +326,8 @@ START_TEST(test_should_retry)
 	ck_assert(stripe_should_retry(502, NULL, false));
 	ck_assert(stripe_should_retry(503, NULL, false));
 	ck_assert(stripe_should_retry(504, NULL, false));
-	/* and nothing else: 429 too (the SDK rule) */
-	ck_assert(!stripe_should_retry(429, NULL, false));
+	/* 429 is retried: API.md's rule (the SDKs stop; Stripe's docs advise backing off) */
+	ck_assert(stripe_should_retry(429, NULL, false));
 	ck_assert(!stripe_should_retry(400, NULL, false));
 	ck_assert(!stripe_should_retry(401, NULL, false));
 	ck_assert(!stripe_should_retry(402, NULL, false));
