@@ -99,10 +99,13 @@ int billing_customer_save(struct db *db, struct arena *a, const char *user_id, c
 	int rc = db_exec(db, a, &billing_stmts, B_CUSTOMER_SAVE, 2, p, &r);
 	if (rc != TG_OK)
 		return rc;
-	if (PQntuples(r) < 1)
-		return TG_ENOTFOUND; /* the user is gone */
-	*customer_id = db_value(r, 0, 0);
-	return TG_OK;
+	if (PQntuples(r) >= 1) {
+		*customer_id = db_value(r, 0, 0);
+		return TG_OK;
+	}
+	/* A racing request inserted first and committed after this statement's snapshot was
+	 * taken: a new statement sees its row. */
+	return billing_customer(db, a, user_id, customer_id);
 }
 
 int billing_live_subscription_ids(struct db *db, struct arena *a, const char *user_id, json_object **ids)

@@ -25,12 +25,11 @@ static const char *const sql[B_STMT__COUNT] = {
 
 	[B_CUSTOMER_GET] = "SELECT stripe_customer_id FROM stripe_customers WHERE user_id = $1",
 
-	/* The first customer saved for a user wins; the kept one is returned either way. */
+	/* The first customer saved for a user wins. No row: another one was saved first (and may
+	 * not be visible to this statement's snapshot yet: read it with B_CUSTOMER_GET). */
 	[B_CUSTOMER_SAVE] =
-		"WITH i AS (INSERT INTO stripe_customers (user_id, stripe_customer_id) VALUES ($1, $2)"
-		"   ON CONFLICT DO NOTHING RETURNING stripe_customer_id)"
-		" SELECT stripe_customer_id FROM i UNION ALL"
-		" SELECT stripe_customer_id FROM stripe_customers WHERE user_id = $1 LIMIT 1",
+		"INSERT INTO stripe_customers (user_id, stripe_customer_id) VALUES ($1, $2)"
+		" ON CONFLICT DO NOTHING RETURNING stripe_customer_id",
 
 	/* checkout.session.completed: $1 user (client_reference_id) $2 customer */
 	[B_CUSTOMER_LINK] =
@@ -74,6 +73,11 @@ static const char *const sql[B_STMT__COUNT] = {
 		"UPDATE stripe_events SET attempts = attempts + 1, last_error = $2,"
 		" next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
 
+	/* $1 id $2 error: no more automatic attempts (processed_at stays NULL, visible to operators) */
+	[B_EVENT_GIVE_UP] =
+		"UPDATE stripe_events SET attempts = attempts + 1, last_error = 'gave up: ' || $2,"
+		" next_attempt_at = NULL WHERE id = $1",
+
 	[B_EVENT_CLAIM] =
 		"SELECT id, payload::text, attempts FROM stripe_events"
 		" WHERE processed_at IS NULL AND next_attempt_at <= now()"
@@ -83,7 +87,8 @@ static const char *const sql[B_STMT__COUNT] = {
 
 	/* $1 subscription $2 customer $3 user from metadata (or NULL) $4 plan $5 interval $6 status
 	 * $7 period start $8 period end (unix) $9 cancel_at_period_end $10 canceled_at $11 ended_at
-	 * $12 the event's created. Stale events (older than the last applied) change nothing. */
+	 * $12 the event's created. Stale events (older than the last applied, or of the same second
+	 * but an earlier stage of the subscription's life) change nothing. */
 	[B_SUBSCRIPTION_UPSERT] =
 		"WITH owner AS (SELECT u.id AS user_id FROM users u WHERE u.id = coalesce($3::uuid,"
 		"   (SELECT c.user_id FROM stripe_customers c WHERE c.stripe_customer_id = $2))),"
@@ -103,7 +108,9 @@ static const char *const sql[B_STMT__COUNT] = {
 		"   past_due_since = CASE WHEN EXCLUDED.status = 'past_due'"
 		"     THEN coalesce(s.past_due_since, EXCLUDED.past_due_since) END,"
 		"   last_event_created = EXCLUDED.last_event_created, updated_at = now()"
-		"   WHERE s.last_event_created <= EXCLUDED.last_event_created"
+		"   WHERE s.last_event_created < EXCLUDED.last_event_created"
+		"   OR (s.last_event_created = EXCLUDED.last_event_created"
+		"       AND subscription_status_rank(EXCLUDED.status) >= subscription_status_rank(s.status))"
 		"   RETURNING s.user_id, s.plan_code, s.status)"
 		" SELECT (SELECT user_id FROM owner), up.user_id IS NOT NULL, prev.plan_code, prev.status"
 		" FROM (SELECT 1) one LEFT JOIN up ON true LEFT JOIN prev ON true",

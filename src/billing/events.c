@@ -16,6 +16,7 @@
 #include <string.h>
 
 #define EVENT_RETRY_MAX 21600 /* 6 h */
+#define EVENT_MAX_ATTEMPTS 20 /* ~3 days of retries: then it is set aside, with its error, for an operator */
 #define RETRY_BATCH 50
 
 static json_object *member(json_object *o, const char *key)
@@ -244,7 +245,13 @@ static int apply_or_record(struct db *db, struct arena *a, const struct tg_confi
 	long delay = mail_backoff_seconds(attempts + 1, cfg->event_retry_base, EVENT_RETRY_MAX);
 	snprintf(wait, sizeof(wait), "%ld", delay);
 	snprintf(err, sizeof(err), "%s%s", tg_strerror(rc),
-		 rc == TG_ENOTFOUND ? ": the customer, subscription or invoice is not known yet" : "");
+		 rc == TG_ENOTFOUND ? ": the customer, subscription or invoice is not known (yet)" : "");
+	if (attempts + 1 >= EVENT_MAX_ATTEMPTS) {
+		log_error("stripe event %s (%s) set aside after %d attempts: %s", id, stripe_str(event, "type"),
+			  attempts + 1, err);
+		const char *p[] = {id, err};
+		return db_exec(db, a, &billing_stmts, B_EVENT_GIVE_UP, 2, p, NULL);
+	}
 	log_warn("stripe event %s (%s) not applied: %s; retry in %ld s", id, stripe_str(event, "type"), err, delay);
 	const char *p[] = {id, err, wait};
 	return db_exec(db, a, &billing_stmts, B_EVENT_FAILED, 3, p, NULL);

@@ -131,14 +131,15 @@ static int run_queue(struct app *app)
 			continue;
 		}
 		db_rollback(app->db);
-		if (rc == TG_EUNAVAIL)
-			return -rc;
 		char wait[24], err[128];
 		snprintf(wait, sizeof(wait), "%ld", mail_backoff_seconds(attempts + 1, 5, JOB_RETRY_MAX_SECONDS));
 		snprintf(err, sizeof(err), "%s", tg_strerror(rc));
 		const char *rp[] = {id, err, wait};
 		log_warn("job %s (%s) failed: %s; retrying in %s s", id, kind, err, wait);
-		db_exec(app->db, app->arena, &jobs_stmts, JOBS_RETRY, 3, rp, NULL);
+		/* Rescheduling needs the database: when that fails it is the database that is down
+		 * and the round ends; otherwise (LiteLLM down, say) the other jobs go on. */
+		if ((rc = db_exec(app->db, app->arena, &jobs_stmts, JOBS_RETRY, 3, rp, NULL)) != TG_OK)
+			return -rc;
 		handled++;
 	}
 	return handled;

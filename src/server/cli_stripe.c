@@ -14,59 +14,67 @@
 
 #define REPLAY_MAX_PAGES 100
 
+/* Applies one listed event unless it already was. Returns 1 applied, 0 already, -1 not applied. */
+static int replay_one(const struct tg_config *cfg, struct db *db, struct arena *a, json_object *ev)
+{
+	const char *id = stripe_str(ev, "id");
+	bool stored, done, dup;
+	if (!id || billing_event_applied(db, a, id, &stored, &done) != TG_OK)
+		return -1;
+	if (done)
+		return 0;
+	if (!stored && billing_event_ingest(db, a, cfg, ev, &dup) == TG_OK &&
+	    billing_event_applied(db, a, id, &stored, &done) == TG_OK && done) {
+		printf("applied %s %s\n", id, stripe_str(ev, "type"));
+		return 1;
+	}
+	printf("not applied %s %s (stored; the jobs worker retries it)\n", id, stripe_str(ev, "type"));
+	return -1;
+}
+
 static int replay(const struct tg_config *cfg, struct db *db, struct arena *a, long long since_seconds)
 {
 	char gte[24];
 	snprintf(gte, sizeof(gte), "%lld", (long long)time(NULL) - since_seconds);
+	/* Stripe lists newest first; collect every page, then apply oldest first, as they happened. */
+	json_object *all = json_object_new_array();
 	const char *after = NULL;
-	int seen = 0, applied = 0, already = 0, failed = 0;
 	for (int page = 0; page < REPLAY_MAX_PAGES; page++) {
 		struct stripe_form *f = stripe_form_new(a);
 		stripe_form_add(f, "delivery_success", "false");
 		stripe_form_add(f, "created[gte]", gte);
 		stripe_form_add(f, "limit", "100");
 		stripe_form_add(f, "starting_after", after);
-		json_object *list;
+		json_object *list, *data;
 		struct stripe_error err;
-		int rc = stripe_call(cfg, a, "GET", "/v1/events", f, NULL, &list, &err);
-		if (rc != TG_OK) {
+		if (stripe_call(cfg, a, "GET", "/v1/events", f, NULL, &list, &err) != TG_OK) {
 			fprintf(stderr, "stripe replay: listing events failed: %s %s\n", err.type, err.message);
+			json_object_put(all);
 			return 1;
 		}
-		json_object *data;
 		if (!json_object_object_get_ex(list, "data", &data) || !json_object_is_type(data, json_type_array))
 			break;
 		size_t n = json_object_array_length(data);
 		for (size_t i = 0; i < n; i++) {
 			json_object *ev = json_object_array_get_idx(data, i);
-			const char *id = stripe_str(ev, "id");
-			if (!id)
-				continue;
-			seen++;
-			after = id;
-			bool stored, done;
-			if (billing_event_applied(db, a, id, &stored, &done) != TG_OK) {
-				failed++;
-				continue;
-			}
-			if (done) {
-				already++;
-				continue;
-			}
-			bool dup;
-			if (!stored && billing_event_ingest(db, a, cfg, ev, &dup) == TG_OK &&
-			    billing_event_applied(db, a, id, &stored, &done) == TG_OK && done) {
-				applied++;
-				printf("applied %s %s\n", id, stripe_str(ev, "type"));
-			} else {
-				failed++;
-				printf("not applied %s %s (stored; the jobs worker retries it)\n", id, stripe_str(ev, "type"));
-			}
+			json_object_array_add(all, json_object_get(ev));
+			if (stripe_str(ev, "id"))
+				after = stripe_str(ev, "id");
 		}
 		if (!stripe_bool(list, "has_more") || n == 0)
 			break;
 	}
-	printf("%d events listed: %d applied now, %d already applied, %d not applied\n", seen, applied, already, failed);
+	int applied = 0, already = 0, failed = 0;
+	size_t total = json_object_array_length(all);
+	for (size_t i = total; i-- > 0;) {
+		int r = replay_one(cfg, db, a, json_object_array_get_idx(all, i));
+		applied += r == 1;
+		already += r == 0;
+		failed += r < 0;
+	}
+	json_object_put(all);
+	printf("%zu events listed: %d applied now, %d already applied, %d not applied\n", total, applied, already,
+	       failed);
 	return failed ? 1 : 0;
 }
 
