@@ -75,14 +75,6 @@ CREATE TABLE subscriptions (
 CREATE INDEX subscriptions_user ON subscriptions (user_id, created_at DESC);
 CREATE INDEX subscriptions_status ON subscriptions (status, plan_code);
 
--- Where a status stands in a subscription's life. Two events with the same `created` second
--- (Stripe's resolution) are ordered by it: the later stage wins, whatever order they arrive in.
-CREATE FUNCTION subscription_status_rank(status text) RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT CASE status
-    WHEN 'incomplete' THEN 0 WHEN 'trialing' THEN 1 WHEN 'active' THEN 2 WHEN 'paused' THEN 3
-    WHEN 'past_due' THEN 4 WHEN 'unpaid' THEN 5 ELSE 6 END $$;
-
 CREATE TABLE invoices (
     id                       uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     stripe_invoice_id        text NOT NULL UNIQUE,

@@ -87,12 +87,13 @@ static const char *const sql[B_STMT__COUNT] = {
 
 	/* $1 subscription $2 customer $3 user from metadata (or NULL) $4 plan $5 interval $6 status
 	 * $7 period start $8 period end (unix) $9 cancel_at_period_end $10 canceled_at $11 ended_at
-	 * $12 the event's created. Stale events (older than the last applied, or of the same second
-	 * but an earlier stage of the subscription's life) change nothing. */
+	 * $12 the event's created $13 force. An older event changes nothing; one of the same second
+	 * with another status neither (the last column says so: the caller asks Stripe, then forces). */
 	[B_SUBSCRIPTION_UPSERT] =
 		"WITH owner AS (SELECT u.id AS user_id FROM users u WHERE u.id = coalesce($3::uuid,"
 		"   (SELECT c.user_id FROM stripe_customers c WHERE c.stripe_customer_id = $2))),"
-		" prev AS (SELECT plan_code, status FROM subscriptions WHERE stripe_subscription_id = $1),"
+		" prev AS (SELECT plan_code, status, last_event_created FROM subscriptions"
+		"   WHERE stripe_subscription_id = $1),"
 		" up AS (INSERT INTO subscriptions AS s (user_id, stripe_subscription_id, stripe_customer_id, plan_code,"
 		"   interval, status, current_period_start, current_period_end, cancel_at_period_end, canceled_at,"
 		"   ended_at, past_due_since, last_event_created)"
@@ -109,10 +110,10 @@ static const char *const sql[B_STMT__COUNT] = {
 		"     THEN coalesce(s.past_due_since, EXCLUDED.past_due_since) END,"
 		"   last_event_created = EXCLUDED.last_event_created, updated_at = now()"
 		"   WHERE s.last_event_created < EXCLUDED.last_event_created"
-		"   OR (s.last_event_created = EXCLUDED.last_event_created"
-		"       AND subscription_status_rank(EXCLUDED.status) >= subscription_status_rank(s.status))"
+		"   OR (s.last_event_created = EXCLUDED.last_event_created AND ($13::boolean OR s.status = EXCLUDED.status))"
 		"   RETURNING s.user_id, s.plan_code, s.status)"
-		" SELECT (SELECT user_id FROM owner), up.user_id IS NOT NULL, prev.plan_code, prev.status"
+		" SELECT (SELECT user_id FROM owner), up.user_id IS NOT NULL, prev.plan_code, prev.status,"
+		" prev.last_event_created = $12::bigint"
 		" FROM (SELECT 1) one LEFT JOIN up ON true LEFT JOIN prev ON true",
 
 	/* $1 invoice $2 customer $3 subscription $4 charge $5 payment intent $6 number $7 status

@@ -48,7 +48,10 @@ static json_object *first_of(json_object *o, const char *list)
 		       : NULL;
 }
 
-static int apply_subscription(struct db *db, struct arena *a, json_object *sub, long long created)
+/* Upserts the subscription object sub as of the event time created. *tie: not applied because
+ * the stored state has the same time and another status. */
+static int upsert_subscription(struct db *db, struct arena *a, json_object *sub, long long created, bool force,
+			       const char **owner, bool *applied, bool *tie)
 {
 	const char *id = stripe_str(sub, "id"), *customer = stripe_id(sub, "customer");
 	const char *status = stripe_str(sub, "status");
@@ -87,16 +90,43 @@ static int apply_subscription(struct db *db, struct arena *a, json_object *sub, 
 	snprintf(created_s, sizeof(created_s), "%lld", created);
 	const char *p[] = {id, customer, user, plan, interval ? interval : "month", status,
 			   num(a, period_src, "current_period_start", true), num(a, period_src, "current_period_end", true),
-			   cape, num(a, sub, "canceled_at", true), num(a, sub, "ended_at", true), created_s};
+			   cape, num(a, sub, "canceled_at", true), num(a, sub, "ended_at", true), created_s,
+			   force ? "true" : "false"};
 	PGresult *r;
-	int rc = db_exec(db, a, &billing_stmts, B_SUBSCRIPTION_UPSERT, 12, p, &r);
+	int rc = db_exec(db, a, &billing_stmts, B_SUBSCRIPTION_UPSERT, 13, p, &r);
 	if (rc != TG_OK)
 		return rc;
-	const char *owner = db_value(r, 0, 0);
+	*owner = db_value(r, 0, 0);
+	*applied = db_bool(r, 0, 1);
+	*tie = db_bool(r, 0, 4);
+	return TG_OK;
+}
+
+static int apply_subscription(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *sub,
+			      long long created)
+{
+	const char *owner;
+	bool applied, tie;
+	int rc = upsert_subscription(db, a, sub, created, false, &owner, &applied, &tie);
+	if (rc != TG_OK)
+		return rc;
 	if (!owner)
 		return TG_ENOTFOUND; /* customer not linked to a user yet: retry later */
-	if (!db_bool(r, 0, 1)) {
-		log_info("subscription %s: event older than the state applied; ignored", id);
+	if (!applied && tie && stripe_configured(cfg)) {
+		/* Two states stamped with the same second: Stripe's current object settles it. */
+		const char *id = stripe_str(sub, "id");
+		json_object *fresh;
+		struct stripe_error err;
+		rc = stripe_call(cfg, a, "GET", arena_printf(a, "/v1/subscriptions/%s", id), NULL, NULL, &fresh, &err);
+		if (rc == TG_OK)
+			rc = upsert_subscription(db, a, fresh, created, true, &owner, &applied, &tie);
+		else if (rc != TG_EUNAVAIL)
+			rc = TG_OK; /* gone at Stripe: keep what we have */
+		if (rc != TG_OK)
+			return rc;
+	}
+	if (!applied) {
+		log_info("subscription %s: event older than the state applied; ignored", stripe_str(sub, "id"));
 		return TG_OK;
 	}
 	return litellm_queue_sync(db, a, owner);
@@ -212,7 +242,7 @@ int billing_event_apply(struct db *db, struct arena *a, const struct tg_config *
 		return apply_checkout(db, a, obj);
 	if (!strcmp(type, "customer.subscription.created") || !strcmp(type, "customer.subscription.updated") ||
 	    !strcmp(type, "customer.subscription.deleted"))
-		return apply_subscription(db, a, obj, created);
+		return apply_subscription(db, a, cfg, obj, created);
 	if (!strcmp(type, "invoice.paid") || !strcmp(type, "invoice.payment_succeeded") ||
 	    !strcmp(type, "invoice.finalized") || !strcmp(type, "invoice.updated"))
 		return apply_invoice(db, a, cfg, obj, created, false);
