@@ -39,11 +39,12 @@ int billing_invoices(struct db *db, struct arena *a, const char *user_id, const 
 /* Stripe subscription ids of the user that are not over (for cancellation on deletion). */
 int billing_live_subscription_ids(struct db *db, struct arena *a, const char *user_id, json_object **ids);
 
-/* Stores a verified event and applies it in the same transaction. *duplicate is true when the id
- * was already stored (nothing is done). An event that fails to apply stays stored with its error
- * for the jobs worker to retry; that is still TG_OK (the event is safe). */
+/* Stores a verified event and applies it in the same transaction. raw is the body as received
+ * (NULL: event is serialised). *duplicate is true when the id was already stored (nothing is
+ * done). An event that fails to apply is stored with its error for the jobs worker to retry;
+ * that is still TG_OK (the event is safe). */
 int billing_event_ingest(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *event,
-			 bool *duplicate);
+			 const char *raw, bool *duplicate);
 /* Applies one event (inside the caller's transaction). */
 int billing_event_apply(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *event);
 /* Retries stored events that failed to apply (jobs worker). Returns handled count or -status. */

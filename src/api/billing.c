@@ -200,7 +200,7 @@ HANDLER(api_stripe_webhook)
 	if (http_req_json(req, &event) != TG_OK)
 		return http_res_problem(res, req, 400, "invalid_json", "The event is not a JSON object.");
 	bool duplicate;
-	int rc = billing_event_ingest(app->db, req->arena, app->cfg, event, &duplicate);
+	int rc = billing_event_ingest(app->db, req->arena, app->cfg, event, req->body, &duplicate);
 	if (rc == TG_EINPUT)
 		return http_res_problem(res, req, 400, "bad_request", "The event has no id, type or created time.");
 	if (rc != TG_OK)

@@ -16,8 +16,6 @@ static const char *const sql[B_STMT__COUNT] = {
 		" LEFT JOIN plan_prices pp ON pp.plan_code = p.code AND pp.interval = $2"
 		" WHERE p.code = $1 AND p.archived_at IS NULL",
 
-	[B_PLAN_BY_PRICE] = "SELECT plan_code, interval FROM plan_prices WHERE stripe_price_id = $1",
-
 	/* $1 plan $2 interval $3 price id */
 	[B_SET_PRICE] =
 		"UPDATE plan_prices SET stripe_price_id = $3 WHERE plan_code = $1 AND interval = $2"
@@ -59,10 +57,18 @@ static const char *const sql[B_STMT__COUNT] = {
 		" rfc3339(p.created), c.total FROM (SELECT count(*) AS total FROM mine) c LEFT JOIN LATERAL"
 		" (SELECT * FROM mine ORDER BY created DESC, stripe_invoice_id DESC LIMIT $2 OFFSET $3) p ON true",
 
-	/* $1 id $2 type $3 created $4 payload */
+	[B_EVENT_SEEN] = "SELECT 1 FROM stripe_events WHERE id = $1",
+
+	/* $1 id $2 type $3 created $4 payload: stored and (in the same transaction) applied */
 	[B_EVENT_INSERT] =
-		"INSERT INTO stripe_events (id, type, created, payload) VALUES ($1, $2, $3, $4::jsonb)"
-		" ON CONFLICT (id) DO NOTHING RETURNING id",
+		"INSERT INTO stripe_events (id, type, created, payload, processed_at, attempts)"
+		" VALUES ($1, $2, $3, $4::jsonb, now(), 1) ON CONFLICT (id) DO NOTHING RETURNING id",
+
+	/* $1 id $2 type $3 created $4 payload $5 error $6 seconds: stored, not applied (retried) */
+	[B_EVENT_INSERT_FAILED] =
+		"INSERT INTO stripe_events (id, type, created, payload, attempts, last_error, next_attempt_at)"
+		" VALUES ($1, $2, $3, $4::jsonb, 1, $5, now() + make_interval(secs => $6))"
+		" ON CONFLICT (id) DO NOTHING",
 
 	[B_EVENT_DONE] =
 		"UPDATE stripe_events SET processed_at = now(), attempts = attempts + 1, last_error = NULL,"
@@ -85,22 +91,28 @@ static const char *const sql[B_STMT__COUNT] = {
 
 	[B_EVENT_STATE] = "SELECT processed_at IS NOT NULL FROM stripe_events WHERE id = $1",
 
-	/* $1 subscription $2 customer $3 user from metadata (or NULL) $4 plan $5 interval $6 status
-	 * $7 period start $8 period end (unix) $9 cancel_at_period_end $10 canceled_at $11 ended_at
-	 * $12 the event's created $13 force. An older event changes nothing; one of the same second
-	 * with another status neither (the last column says so: the caller asks Stripe, then forces). */
+	/* $1 subscription $2 customer $3 user from metadata (or NULL) $4 plan from metadata (or NULL)
+	 * $5 interval (or NULL) $6 status $7 period start $8 period end (unix) $9 cancel_at_period_end
+	 * $10 canceled_at $11 ended_at $12 the event's created $13 force $14 price id (or NULL).
+	 * The plan is the one selling the price, else the metadata's. An older event changes nothing;
+	 * one of the same second with another status neither (the tie column says so: the caller asks
+	 * Stripe, then forces). */
 	[B_SUBSCRIPTION_UPSERT] =
 		"WITH owner AS (SELECT u.id AS user_id FROM users u WHERE u.id = coalesce($3::uuid,"
 		"   (SELECT c.user_id FROM stripe_customers c WHERE c.stripe_customer_id = $2))),"
+		" price AS (SELECT plan_code, interval FROM plan_prices WHERE stripe_price_id = $14),"
+		" pl AS (SELECT p.code AS plan_code,"
+		"   coalesce($5, (SELECT interval FROM price), 'month') AS interval FROM plans p"
+		"   WHERE p.code = coalesce((SELECT plan_code FROM price), $4)),"
 		" prev AS (SELECT plan_code, status, last_event_created FROM subscriptions"
 		"   WHERE stripe_subscription_id = $1),"
 		" up AS (INSERT INTO subscriptions AS s (user_id, stripe_subscription_id, stripe_customer_id, plan_code,"
 		"   interval, status, current_period_start, current_period_end, cancel_at_period_end, canceled_at,"
 		"   ended_at, past_due_since, last_event_created)"
-		"   SELECT o.user_id, $1, $2, $4, $5, $6, to_timestamp($7::double precision),"
+		"   SELECT o.user_id, $1, $2, pl.plan_code, pl.interval, $6, to_timestamp($7::double precision),"
 		"   to_timestamp($8::double precision), $9, to_timestamp($10::double precision),"
 		"   to_timestamp($11::double precision),"
-		"   CASE WHEN $6 = 'past_due' THEN to_timestamp($12::double precision) END, $12 FROM owner o"
+		"   CASE WHEN $6 = 'past_due' THEN to_timestamp($12::double precision) END, $12 FROM owner o, pl"
 		"   ON CONFLICT (stripe_subscription_id) DO UPDATE SET plan_code = EXCLUDED.plan_code,"
 		"   interval = EXCLUDED.interval, status = EXCLUDED.status,"
 		"   current_period_start = EXCLUDED.current_period_start, current_period_end = EXCLUDED.current_period_end,"
@@ -112,8 +124,10 @@ static const char *const sql[B_STMT__COUNT] = {
 		"   WHERE s.last_event_created < EXCLUDED.last_event_created"
 		"   OR (s.last_event_created = EXCLUDED.last_event_created AND ($13::boolean OR s.status = EXCLUDED.status))"
 		"   RETURNING s.user_id, s.plan_code, s.status)"
-		" SELECT (SELECT user_id FROM owner), up.user_id IS NOT NULL, prev.plan_code, prev.status,"
-		" prev.last_event_created = $12::bigint"
+		" SELECT (SELECT user_id FROM owner), up.user_id IS NOT NULL,"
+		" up.plan_code IS DISTINCT FROM prev.plan_code OR up.status IS DISTINCT FROM prev.status,"
+		" prev.last_event_created = $12::bigint AND prev.status IS DISTINCT FROM $6,"
+		" (SELECT plan_code FROM pl) IS NOT NULL"
 		" FROM (SELECT 1) one LEFT JOIN up ON true LEFT JOIN prev ON true",
 
 	/* $1 invoice $2 customer $3 subscription $4 charge $5 payment intent $6 number $7 status

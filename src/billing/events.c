@@ -48,57 +48,51 @@ static json_object *first_of(json_object *o, const char *list)
 		       : NULL;
 }
 
-/* Upserts the subscription object sub as of the event time created. *tie: not applied because
- * the stored state has the same time and another status. */
+/* Upserts the subscription object sub as of the event time created. *changed: applied and its
+ * plan or status moved; *tie: not applied because the stored state has the same time and another
+ * status. */
 static int upsert_subscription(struct db *db, struct arena *a, json_object *sub, long long created, bool force,
-			       const char **owner, bool *applied, bool *tie)
+			       const char **owner, bool *applied, bool *changed, bool *tie)
 {
 	const char *id = stripe_str(sub, "id"), *customer = stripe_id(sub, "customer");
 	const char *status = stripe_str(sub, "status");
 	if (!id || !customer || !status)
 		return TG_EINPUT;
 	json_object *item = first_of(sub, "items"), *price = member(item, "price");
-	const char *price_id = stripe_str(price, "id");
-	const char *interval = stripe_str(member(price, "recurring"), "interval");
-	const char *plan = NULL;
-	if (price_id) {
-		const char *p[] = {price_id};
-		PGresult *r;
-		int rc = db_exec(db, a, &billing_stmts, B_PLAN_BY_PRICE, 1, p, &r);
-		if (rc != TG_OK)
-			return rc;
-		if (PQntuples(r) == 1) {
-			plan = db_value(r, 0, 0);
-			if (!interval)
-				interval = db_value(r, 0, 1);
-		}
-	}
 	json_object *meta = member(sub, "metadata");
-	if (!plan)
-		plan = stripe_str(meta, "plan"); /* set by our checkout */
-	if (!plan) {
-		log_warn("subscription %s has price %s that no plan sells", id, price_id ? price_id : "(none)");
-		return TG_EINPUT;
-	}
 	const char *user = stripe_str(meta, "user_id");
 	if (user && !account_uuid_valid(user))
 		user = NULL;
 	/* acacia carries the period on the subscription; basil and later on its items */
 	json_object *period_src = stripe_int(sub, "current_period_end", -1) >= 0 ? sub : item;
-	const char *cape = stripe_bool(sub, "cancel_at_period_end") ? "true" : "false";
 	char created_s[24];
 	snprintf(created_s, sizeof(created_s), "%lld", created);
-	const char *p[] = {id, customer, user, plan, interval ? interval : "month", status,
-			   num(a, period_src, "current_period_start", true), num(a, period_src, "current_period_end", true),
-			   cape, num(a, sub, "canceled_at", true), num(a, sub, "ended_at", true), created_s,
-			   force ? "true" : "false"};
+	const char *p[] = {id,
+			   customer,
+			   user,
+			   stripe_str(meta, "plan"), /* set by our checkout */
+			   stripe_str(member(price, "recurring"), "interval"),
+			   status,
+			   num(a, period_src, "current_period_start", true),
+			   num(a, period_src, "current_period_end", true),
+			   stripe_bool(sub, "cancel_at_period_end") ? "true" : "false",
+			   num(a, sub, "canceled_at", true),
+			   num(a, sub, "ended_at", true),
+			   created_s,
+			   force ? "true" : "false",
+			   stripe_str(price, "id")};
 	PGresult *r;
-	int rc = db_exec(db, a, &billing_stmts, B_SUBSCRIPTION_UPSERT, 13, p, &r);
+	int rc = db_exec(db, a, &billing_stmts, B_SUBSCRIPTION_UPSERT, 14, p, &r);
 	if (rc != TG_OK)
 		return rc;
+	if (!db_bool(r, 0, 4)) {
+		log_warn("subscription %s has a price that no plan sells", id);
+		return TG_EINPUT;
+	}
 	*owner = db_value(r, 0, 0);
 	*applied = db_bool(r, 0, 1);
-	*tie = db_bool(r, 0, 4);
+	*changed = *applied && db_bool(r, 0, 2);
+	*tie = db_bool(r, 0, 3);
 	return TG_OK;
 }
 
@@ -106,20 +100,20 @@ static int apply_subscription(struct db *db, struct arena *a, const struct tg_co
 			      long long created)
 {
 	const char *owner;
-	bool applied, tie;
-	int rc = upsert_subscription(db, a, sub, created, false, &owner, &applied, &tie);
+	bool applied, changed, tie;
+	int rc = upsert_subscription(db, a, sub, created, false, &owner, &applied, &changed, &tie);
 	if (rc != TG_OK)
 		return rc;
 	if (!owner)
 		return TG_ENOTFOUND; /* customer not linked to a user yet: retry later */
 	if (!applied && tie && stripe_configured(cfg)) {
 		/* Two states stamped with the same second: Stripe's current object settles it. */
-		const char *id = stripe_str(sub, "id");
 		json_object *fresh;
 		struct stripe_error err;
-		rc = stripe_call(cfg, a, "GET", arena_printf(a, "/v1/subscriptions/%s", id), NULL, NULL, &fresh, &err);
+		char *path = arena_printf(a, "/v1/subscriptions/%s", stripe_str(sub, "id"));
+		rc = stripe_call(cfg, a, "GET", path, NULL, NULL, &fresh, &err);
 		if (rc == TG_OK)
-			rc = upsert_subscription(db, a, fresh, created, true, &owner, &applied, &tie);
+			rc = upsert_subscription(db, a, fresh, created, true, &owner, &applied, &changed, &tie);
 		else if (rc != TG_EUNAVAIL)
 			rc = TG_OK; /* gone at Stripe: keep what we have */
 		if (rc != TG_OK)
@@ -129,7 +123,8 @@ static int apply_subscription(struct db *db, struct arena *a, const struct tg_co
 		log_info("subscription %s: event older than the state applied; ignored", stripe_str(sub, "id"));
 		return TG_OK;
 	}
-	return litellm_queue_sync(db, a, owner);
+	/* the key only moves when the plan or the status did */
+	return changed ? litellm_queue_sync(db, a, owner) : TG_OK;
 }
 
 static int notify_payment_failed(struct db *db, struct arena *a, const struct tg_config *cfg, const char *customer)
@@ -253,8 +248,25 @@ int billing_event_apply(struct db *db, struct arena *a, const struct tg_config *
 	return TG_OK; /* stored and acknowledged, nothing to do */
 }
 
-/* Applies event inside the open transaction, behind a savepoint: a failure is recorded on the
- * stored event, and the transaction (with the stored event) still commits. */
+/* The error text and retry delay for a failed application; *give_up after EVENT_MAX_ATTEMPTS. */
+static void failure(const struct tg_config *cfg, json_object *event, const char *id, int attempts, int rc,
+		    char *err, size_t errlen, char *wait, size_t waitlen, bool *give_up)
+{
+	long delay = mail_backoff_seconds(attempts, cfg->event_retry_base, EVENT_RETRY_MAX);
+	snprintf(wait, waitlen, "%ld", delay);
+	snprintf(err, errlen, "%s%s", tg_strerror(rc),
+		 rc == TG_ENOTFOUND ? ": the customer, subscription or invoice is not known (yet)" : "");
+	*give_up = attempts >= EVENT_MAX_ATTEMPTS;
+	if (*give_up)
+		log_error("stripe event %s (%s) set aside after %d attempts: %s", id, stripe_str(event, "type"),
+			  attempts, err);
+	else
+		log_warn("stripe event %s (%s) not applied: %s; retry in %ld s", id, stripe_str(event, "type"), err,
+			 delay);
+}
+
+/* Retry path: applies a stored, locked event behind a savepoint, so that a failure is recorded
+ * on it and the transaction still commits. */
 static int apply_or_record(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *event,
 			   const char *id, int attempts)
 {
@@ -272,50 +284,58 @@ static int apply_or_record(struct db *db, struct arena *a, const struct tg_confi
 	if (rb != TG_OK)
 		return rb;
 	char wait[24], err[160];
-	long delay = mail_backoff_seconds(attempts + 1, cfg->event_retry_base, EVENT_RETRY_MAX);
-	snprintf(wait, sizeof(wait), "%ld", delay);
-	snprintf(err, sizeof(err), "%s%s", tg_strerror(rc),
-		 rc == TG_ENOTFOUND ? ": the customer, subscription or invoice is not known (yet)" : "");
-	if (attempts + 1 >= EVENT_MAX_ATTEMPTS) {
-		log_error("stripe event %s (%s) set aside after %d attempts: %s", id, stripe_str(event, "type"),
-			  attempts + 1, err);
-		const char *p[] = {id, err};
-		return db_exec(db, a, &billing_stmts, B_EVENT_GIVE_UP, 2, p, NULL);
-	}
-	log_warn("stripe event %s (%s) not applied: %s; retry in %ld s", id, stripe_str(event, "type"), err, delay);
+	bool give_up;
+	failure(cfg, event, id, attempts + 1, rc, err, sizeof(err), wait, sizeof(wait), &give_up);
 	const char *p[] = {id, err, wait};
-	return db_exec(db, a, &billing_stmts, B_EVENT_FAILED, 3, p, NULL);
+	return db_exec(db, a, &billing_stmts, give_up ? B_EVENT_GIVE_UP : B_EVENT_FAILED, give_up ? 2 : 3, p, NULL);
 }
 
 int billing_event_ingest(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *event,
-			 bool *duplicate)
+			 const char *raw, bool *duplicate)
 {
 	*duplicate = false;
 	const char *id = stripe_str(event, "id"), *type = stripe_str(event, "type");
 	long long created = stripe_int(event, "created", -1);
 	if (!id || !type || created < 0)
 		return TG_EINPUT;
+	/* Stripe redelivers often: a duplicate costs one indexed read, no transaction. */
+	const char *sp[] = {id};
+	PGresult *seen;
+	int rc = db_exec(db, a, &billing_stmts, B_EVENT_SEEN, 1, sp, &seen);
+	if (rc != TG_OK)
+		return rc;
+	if (PQntuples(seen) > 0) {
+		*duplicate = true;
+		return TG_OK;
+	}
 	char created_s[24];
 	snprintf(created_s, sizeof(created_s), "%lld", created);
-	const char *payload = json_object_to_json_string_ext(event, JSON_C_TO_STRING_PLAIN);
-	int rc = db_begin(db);
-	if (rc != TG_OK)
+	const char *payload = raw ? raw : json_object_to_json_string_ext(event, JSON_C_TO_STRING_PLAIN);
+	if ((rc = db_begin(db)) != TG_OK)
 		return rc;
 	const char *p[] = {id, type, created_s, payload};
 	PGresult *r;
-	if ((rc = db_exec(db, a, &billing_stmts, B_EVENT_INSERT, 4, p, &r)) != TG_OK)
-		goto fail;
-	if (PQntuples(r) == 0) {
+	if ((rc = db_exec(db, a, &billing_stmts, B_EVENT_INSERT, 4, p, &r)) != TG_OK) {
+		db_rollback(db);
+		return rc;
+	}
+	if (PQntuples(r) == 0) { /* stored by a concurrent delivery since our read */
 		*duplicate = true;
 		db_rollback(db);
 		return TG_OK;
 	}
-	if ((rc = apply_or_record(db, a, cfg, event, id, 0)) != TG_OK)
-		goto fail;
-	return db_commit(db);
-fail:
+	rc = billing_event_apply(db, a, cfg, event);
+	if (rc == TG_OK)
+		return db_commit(db);
 	db_rollback(db);
-	return rc;
+	if (rc == TG_EUNAVAIL)
+		return rc; /* not stored: Stripe delivers it again */
+	/* Store it unapplied, with its error, for the jobs worker to retry. */
+	char wait[24], err[160];
+	bool give_up;
+	failure(cfg, event, id, 1, rc, err, sizeof(err), wait, sizeof(wait), &give_up);
+	const char *fp[] = {id, type, created_s, payload, err, wait};
+	return db_exec(db, a, &billing_stmts, B_EVENT_INSERT_FAILED, 6, fp, NULL);
 }
 
 static void json_put_cb(void *p)

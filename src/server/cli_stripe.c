@@ -23,7 +23,7 @@ static int replay_one(const struct tg_config *cfg, struct db *db, struct arena *
 		return -1;
 	if (done)
 		return 0;
-	if (!stored && billing_event_ingest(db, a, cfg, ev, &dup) == TG_OK &&
+	if (!stored && billing_event_ingest(db, a, cfg, ev, NULL, &dup) == TG_OK &&
 	    billing_event_applied(db, a, id, &stored, &done) == TG_OK && done) {
 		printf("applied %s %s\n", id, stripe_str(ev, "type"));
 		return 1;
