@@ -162,8 +162,15 @@ static int simple(PGconn *conn, const char *sql, int nparams, const char *const 
 	return TG_OK;
 }
 
+static void ignore_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message; /* "relation ... already exists, skipping" and the like: not news */
+}
+
 int migrate_apply(PGconn *conn, const char *dir, FILE *report, char *err, size_t errlen)
 {
+	PQsetNoticeProcessor(conn, ignore_notice, NULL);
 	struct migration *list = NULL;
 	size_t n = 0;
 	PGresult *applied = NULL;
