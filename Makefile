@@ -17,6 +17,13 @@ CFLAGS  += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-protot
 LDLIBS  += $(PKG_LIBS)
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
+ifeq ($(COVERAGE),1)
+CFLAGS  += --coverage -O0
+LDFLAGS += --coverage
+BUILD   ?= build/cov
+BIN     ?= $(BUILD)/tollgate
+endif
+
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
@@ -47,7 +54,7 @@ Q := @
 SAY := @printf '  %-5s %s\n'
 endif
 
-.PHONY: all deps run up down test check unit integration browser bench install clean lint tests-build
+.PHONY: all deps run up down test check unit integration browser bench install clean lint tests-build coverage
 
 all: $(BIN)
 
@@ -94,7 +101,7 @@ down:
 	@scripts/devstack down
 
 test check: deps
-	@$(MAKE) --no-print-directory tests-build
+	@$(MAKE) --no-print-directory lint tests-build
 	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD)
 
 unit: tests-build
@@ -107,12 +114,19 @@ browser: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD) browser
 
+# Line coverage of src/ over the whole test suite (unit, integration, browser).
+coverage: deps
+	@$(MAKE) --no-print-directory COVERAGE=1 tests-build
+	@find build/cov -name '*.gcda' -delete
+	@TOLLGATE_BIN=$(abspath build/cov/tollgate) scripts/run-tests build/cov || true
+	@scripts/coverage-report build/cov
+
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/bench
 
 lint:
-	@! grep -nE '(^|[^_a-z])(sprintf|vsprintf|strcpy|strcat|gets|atoi)[[:space:]]*\(' $(SRCS) include/tollgate/*.h \
+	@! grep -nE '(^|[^_a-z])(sprintf|vsprintf|strcpy|strcat|gets|atoi)[[:space:]]*\(' $(SRCS) include/tollgate/*.h tests/*/*.c tests/*/*.h \
 	  || (echo "lint: banned call" >&2; false)
 
 install: $(BIN)

@@ -109,7 +109,9 @@ static pid_t spawn(struct master *m, struct child *c)
 			close(c->kind == POOL_MAIN ? m->password_fd : m->main_fd);
 			code = server_worker(&m->cfg, c->kind, fd);
 		}
-		_exit(code);
+		/* exit, not _exit: the child is a whole process (coverage and leak reports are written at
+		 * exit); the master never leaves buffered stdio behind a fork */
+		exit(code);
 	}
 	c->pid = pid;
 	c->started_us = time_mono_us();

@@ -217,7 +217,7 @@ json_object *it_at(const struct it_resp *r, const char *path)
 		memcpy(key, p, n);
 		key[n] = '\0';
 		if (json_object_is_type(cur, json_type_array)) {
-			cur = json_object_array_get_idx(cur, (size_t)atoi(key));
+			cur = json_object_array_get_idx(cur, (size_t)strtoul(key, NULL, 10));
 		} else if (!json_object_object_get_ex(cur, key, &cur)) {
 			return NULL;
 		}
@@ -300,6 +300,18 @@ static char *vformat(const char *fmt, va_list ap)
 	if (vasprintf(&s, fmt, ap) < 0)
 		return NULL;
 	return s;
+}
+
+const char *it_tollgate_bin(void)
+{
+	static char path[1024];
+	const char *b = getenv("TOLLGATE_BIN");
+	if (!b || !*b)
+		b = getenv("TG_TOLLGATE_BIN");
+	if (b && *b)
+		return b;
+	snprintf(path, sizeof(path), "%s/bin/tollgate", env_or("TG_REPO", "."));
+	return path;
 }
 
 int it_sh(const char *fmt, ...)

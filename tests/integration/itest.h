@@ -72,6 +72,9 @@ void it_register(struct it_user *u, const char *prefix);
 /* Logs in (body mode) and refreshes u->access/refresh; returns the HTTP status. */
 long it_login(struct it_user *u);
 
+/* The tollgate binary under test: TOLLGATE_BIN, else TG_TOLLGATE_BIN, else $TG_REPO/bin/tollgate. */
+const char *it_tollgate_bin(void);
+
 /* Runs a shell command (printf format) from the repository root; returns its exit status. */
 int it_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Runs a shell command and returns its trimmed stdout (static buffer). */

@@ -2001,19 +2001,6 @@ END_TEST
 
 /* ------------------------------------------------------------------ replay */
 
-static const char *tollgate_bin(void)
-{
-	static char path[1024];
-	const char *b = getenv("TOLLGATE_BIN");
-	if (b && *b)
-		return b;
-	b = getenv("TG_TOLLGATE_BIN");
-	if (b && *b)
-		return b;
-	snprintf(path, sizeof(path), "%s/bin/tollgate", env_need("TG_REPO"));
-	return path;
-}
-
 START_TEST(replay_undelivered)
 {
 	struct paid p;
@@ -2027,7 +2014,7 @@ START_TEST(replay_undelivered)
 	for (int i = 0; i < p.nevents; i++)
 		ck_assert_int_eq(stored_count(p.events[i]), 0);
 
-	const char *out = it_sh_out("'%s' --config '%s' stripe replay --since 72h 2>&1; echo \"exit=$?\"", tollgate_bin(),
+	const char *out = it_sh_out("'%s' --config '%s' stripe replay --since 72h 2>&1; echo \"exit=$?\"", it_tollgate_bin(),
 				    env_need("TG_CONFIG"));
 	char *copy = strdup(out);
 	ck_assert_msg(strstr(copy, "exit=0"), "stripe replay should exit 0:\n%s", copy);
@@ -2047,7 +2034,7 @@ START_TEST(replay_undelivered)
 				 "true 1");
 
 	/* a second replay finds them applied */
-	out = it_sh_out("'%s' --config '%s' stripe replay --since 72h 2>&1; echo \"exit=$?\"", tollgate_bin(),
+	out = it_sh_out("'%s' --config '%s' stripe replay --since 72h 2>&1; echo \"exit=$?\"", it_tollgate_bin(),
 			env_need("TG_CONFIG"));
 	ck_assert_msg(strstr(out, "exit=0"), "second replay should exit 0:\n%s", out);
 
@@ -2057,7 +2044,7 @@ START_TEST(replay_undelivered)
 	expect_sub(&p.u, "pro", "active");
 
 	/* bad arguments */
-	ck_assert_int_eq(it_sh("'%s' --config '%s' stripe replay --since forever >/dev/null 2>&1", tollgate_bin(),
+	ck_assert_int_eq(it_sh("'%s' --config '%s' stripe replay --since forever >/dev/null 2>&1", it_tollgate_bin(),
 			       env_need("TG_CONFIG")),
 			 2);
 }
@@ -2092,7 +2079,7 @@ START_TEST(replay_same_second_keeps_latest_state)
 		}
 	}
 	ck_assert_msg(tie, "could not make two events in the same second");
-	const char *out = it_sh_out("'%s' --config '%s' stripe replay --since 72h 2>&1; echo \"exit=$?\"", tollgate_bin(),
+	const char *out = it_sh_out("'%s' --config '%s' stripe replay --since 72h 2>&1; echo \"exit=$?\"", it_tollgate_bin(),
 				    env_need("TG_CONFIG"));
 	char *copy = strdup(out);
 	json_object_put(stripe_ctl_ok("POST", "webhook", "{\"enabled\": true}"));
@@ -2318,7 +2305,7 @@ START_TEST(billing_unavailable_without_stripe)
 	int64_t t0 = now_ms();
 	int rc = it_sh("env -u TG_STRIPE_URL -u TG_LITELLM_URL -u TG_HTTPS_PORT -u TG_HTTP_PORT TG_STANDINS=0"
 		       " TOLLGATE_BIN='%s' scripts/stack start '%s' >'%s.log' 2>&1",
-		       tollgate_bin(), nostripe_dir, nostripe_dir);
+		       it_tollgate_bin(), nostripe_dir, nostripe_dir);
 	ck_assert_msg(rc == 0, "second stack did not start:\n%s", it_sh_out("tail -n 30 '%s.log'", nostripe_dir));
 	const char *url = it_sh_out(". '%s/stack.env' && printf %%s \"$TG_URL\"", nostripe_dir);
 	ck_assert_msg(!strncmp(url, "https://", 8), "no TG_URL in the second stack: %s", url);

@@ -2020,19 +2020,6 @@ END_TEST
 
 #define EXTRA_USERS 30
 
-static const char *tollgate_bin(void)
-{
-	static char path[1024];
-	const char *b = getenv("TOLLGATE_BIN");
-	if (!b || !*b)
-		b = getenv("TG_TOLLGATE_BIN");
-	if (b && *b)
-		return b;
-	const char *repo = getenv("TG_REPO");
-	snprintf(path, sizeof(path), "%s/bin/tollgate", repo && *repo ? repo : ".");
-	return path;
-}
-
 static void extra_paths(char *pidfile, char *logfile, size_t cap)
 {
 	snprintf(pidfile, cap, "%s/itest-extra-jobs.pid", it_stack_dir());
@@ -2047,7 +2034,7 @@ static pid_t extra_jobs_start(const char *const *env)
 	extra_paths(pidfile, logfile, sizeof(pidfile));
 	const char *cfg = getenv("TG_CONFIG");
 	ck_assert_msg(cfg && *cfg, "TG_CONFIG is not set");
-	const char *bin = tollgate_bin();
+	const char *bin = it_tollgate_bin();
 	ck_assert_msg(access(bin, X_OK) == 0, "no tollgate binary at %s", bin);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);

@@ -328,7 +328,7 @@ START_TEST(ready_ok)
 		      json_object_get_int(m), files);
 	/* and that is what the database says too */
 	const char *applied = it_sql("SELECT count(*) FROM schema_migrations");
-	ck_assert_msg(atoi(applied) == files, "schema_migrations has '%s' rows, want %d", applied, files);
+	ck_assert_msg(strtol(applied, NULL, 10) == files, "schema_migrations has '%s' rows, want %d", applied, files);
 	it_free(r);
 }
 END_TEST
@@ -737,7 +737,7 @@ START_TEST(postgres_down_and_back)
 		ck_assert_msg(r->status == 503, "ready #%d with PostgreSQL down: %ld %.300s", i, r->status, r->body);
 		expect_problem(r, 503, "unavailable");
 		const char *ra = it_header(r, "Retry-After");
-		ck_assert_msg(ra && atoi(ra) > 0, "503 without a positive Retry-After: '%s'", ra ? ra : "(none)");
+		ck_assert_msg(ra && strtol(ra, NULL, 10) > 0, "503 without a positive Retry-After: '%s'", ra ? ra : "(none)");
 		ck_assert_msg(header_count(r, "Retry-After") == 1, "Retry-After repeated:\n%s", r->headers);
 		it_free(r);
 		r = it_get("/api/health", NULL);
