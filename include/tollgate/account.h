@@ -29,11 +29,13 @@ struct account_tokens {
 	const char *refresh_token; /* plaintext, only here; the database keeps its hash */
 };
 
-/* Trims and lower-cases email into arena memory; NULL when it does not look like an address
- * or is longer than 254 characters. */
+/* Trims and lower-cases email into arena memory; NULL when it does not look like an address,
+ * is longer than 254 characters or is not ASCII (internationalised addresses need SMTPUTF8). */
 char *account_normalize_email(struct arena *a, const char *email);
 /* Validates a display name (at most 100 characters, no control characters). */
 bool account_name_valid(const char *name);
+/* Trims name into *out (arena memory). Returns NULL when it is acceptable, else the reason. */
+const char *account_normalize_name(struct arena *a, const char *name, char **out);
 /* User fields starting at column col0 of row. The 8 columns of ACCOUNT_USER_COLUMNS. */
 void account_user_from_row(const PGresult *r, int row, int col0, struct account_user *u);
 /* A new User JSON object (caller owns it). */
@@ -61,6 +63,12 @@ struct account_throttle {
  * locked_seconds > 0: the account is locked and the attempt was not counted. */
 int account_login_lookup(struct db *db, struct arena *a, const char *email, const struct account_throttle *th,
 			 struct account_login *out);
+/* Counts a password check other than login (change password, delete account) against the same
+ * throttle. *locked_seconds > 0: refused, try again later. */
+int account_throttle_attempt(struct db *db, struct arena *a, const char *email, const struct account_throttle *th,
+			     int *locked_seconds);
+/* Clears the throttle of email after a correct password. */
+int account_throttle_clear(struct db *db, struct arena *a, const char *email);
 /* Audits a failed password check for email (user_id may be NULL). */
 int account_login_failed(struct db *db, struct arena *a, const char *email, const char *user_id,
 			 const struct account_client *cl);

@@ -29,8 +29,9 @@ int billing_customer(struct db *db, struct arena *a, const char *user_id, const 
 int billing_customer_save(struct db *db, struct arena *a, const char *user_id, const char **customer_id);
 /* True when the user has a subscription that is not over (checkout would double-bill). */
 int billing_has_live_subscription(struct db *db, struct arena *a, const char *user_id, bool *live);
-/* The Stripe id of the user's latest subscription, whatever its state (NULL when none). */
-int billing_last_subscription(struct db *db, struct arena *a, const char *user_id, const char **stripe_id);
+/* Inside a transaction: waits until no other checkout of user_id runs, and holds it off until
+ * the transaction ends. */
+int billing_lock_user(struct db *db, struct arena *a, const char *user_id);
 /* {plan, status, interval, current_period_start, current_period_end, cancel_at_period_end, canceled_at} */
 int billing_subscription(struct db *db, struct arena *a, const char *user_id, json_object **out);
 /* A page of the user's invoices as {items, page, per_page, total}. */

@@ -59,6 +59,7 @@ struct tg_config {
 	char *smtp_password;
 	int smtp_timeout;
 	int forgot_ip_limit;        /* per hour per client IP */
+	int forgot_email_limit;     /* reset emails per hour per address (quietly dropped beyond) */
 	int resend_interval;        /* seconds between verification emails per user */
 	int jobs_poll_interval;     /* seconds */
 	int mail_retry_base;        /* seconds before the first retry; doubles per attempt */

@@ -20,11 +20,13 @@ enum session_refresh_result {
 	SESSION_REUSED,      /* rotated token replayed after the grace interval: session revoked */
 	SESSION_SUSPENDED,   /* the user is suspended */
 };
-/* Rotates refresh_token: a new token for the same session. Within reuse_interval seconds of
- * its rotation, an old token still rotates (concurrent tabs); later, it revokes the session. */
-int session_refresh(struct db *db, struct arena *a, const char *refresh_token, int refresh_ttl,
-		    int reuse_interval, const struct account_client *cl, enum session_refresh_result *result,
-		    struct account_user *u, struct account_tokens *t);
+/* Rotates refresh_token: a new token for the same session. The new token is derived from the
+ * old one with a key made from secret (HMAC), so a replay within reuse_interval seconds of the
+ * rotation (concurrent tabs) gets the very same new token and the session never forks; a replay
+ * later revokes the session. */
+int session_refresh(struct db *db, struct arena *a, const unsigned char *secret, size_t secret_len,
+		    const char *refresh_token, int refresh_ttl, int reuse_interval, const struct account_client *cl,
+		    enum session_refresh_result *result, struct account_user *u, struct account_tokens *t);
 /* Revokes the session holding refresh_token (logout). Unknown tokens are not an error. */
 int session_logout_token(struct db *db, struct arena *a, const char *refresh_token,
 			 const struct account_client *cl);

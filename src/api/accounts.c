@@ -86,8 +86,14 @@ HANDLER(api_register)
 		if (why)
 			json_object_object_add(errors, "password", json_object_new_string(why));
 	}
-	if (!api_json_string(body, "name", &name) || (name && !account_name_valid(name)))
-		json_object_object_add(errors, "name", json_object_new_string("must be a string of at most 100 characters"));
+	char *clean_name = NULL;
+	if (!api_json_string(body, "name", &name))
+		json_object_object_add(errors, "name", json_object_new_string("must be a string"));
+	else if (name) {
+		const char *why = account_normalize_name(req->arena, name, &clean_name);
+		if (why)
+			json_object_object_add(errors, "name", json_object_new_string(why));
+	}
 	if (reject_if_errors(res, req, errors))
 		return;
 
@@ -107,8 +113,8 @@ HANDLER(api_register)
 	struct account_tokens t;
 	if ((rc = db_begin(app->db)) != TG_OK)
 		return api_fail(res, req, rc);
-	rc = account_register(app->db, req->arena, email, name ? name : "", hash, app->cfg->refresh_token_ttl, &cl,
-			      &u, &t);
+	rc = account_register(app->db, req->arena, email, clean_name ? clean_name : "", hash,
+			      app->cfg->refresh_token_ttl, &cl, &u, &t);
 	if (rc == TG_OK)
 		rc = mail_queue_verification(app->db, req->arena, app->cfg, &u);
 	rc = db_finish(app->db, rc);
@@ -139,8 +145,7 @@ HANDLER(api_login)
 	/* A malformed address cannot belong to anyone: same answer and cost as a wrong password. */
 	char *email = account_normalize_email(req->arena, email_in);
 	struct account_login lg = {0};
-	struct account_throttle th = {app->cfg->login_max_failures, app->cfg->login_failure_window,
-				      app->cfg->login_lockout_base, app->cfg->login_lockout_max};
+	struct account_throttle th = api_throttle(app);
 	int rc;
 	if (email && (rc = account_login_lookup(app->db, req->arena, email, &th, &lg)) != TG_OK)
 		return api_fail(res, req, rc);
@@ -216,8 +221,8 @@ HANDLER(api_refresh)
 	struct account_user u;
 	struct account_tokens t;
 	struct account_client cl = api_client(req);
-	int rc = session_refresh(app->db, req->arena, token, app->cfg->refresh_token_ttl,
-				 app->cfg->refresh_reuse_interval, &cl, &result, &u, &t);
+	int rc = session_refresh(app->db, req->arena, app->auth->key->secret, app->auth->key->secret_len, token,
+				 app->cfg->refresh_token_ttl, app->cfg->refresh_reuse_interval, &cl, &result, &u, &t);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
 	switch (result) {

@@ -21,6 +21,13 @@ struct password_hasher *api_hasher(struct app *app)
 	return app->auth->hasher;
 }
 
+struct account_throttle api_throttle(const struct app *app)
+{
+	struct account_throttle th = {app->cfg->login_max_failures, app->cfg->login_failure_window,
+				      app->cfg->login_lockout_base, app->cfg->login_lockout_max};
+	return th;
+}
+
 struct account_client api_client(const struct http_req *req)
 {
 	struct account_client cl = {req->client_ip ? req->client_ip : "", req->user_agent ? req->user_agent : ""};

@@ -3,6 +3,8 @@
 #include "tollgate/arena.h"
 #include "tollgate/billing.h"
 #include "tollgate/config.h"
+#include "tollgate/crypto.h"
+#include "tollgate/db.h"
 #include "tollgate/log.h"
 #include "tollgate/status.h"
 #include "tollgate/stripe.h"
@@ -12,9 +14,11 @@
 
 #define WEBHOOK_TOLERANCE 300
 
-static void billing_unavailable(struct http_res *res, struct http_req *req, const char *detail)
+/* 503 billing_unavailable; Retry-After only when it is an outage that passes (not configuration). */
+static void billing_unavailable(struct http_res *res, struct http_req *req, bool outage, const char *detail)
 {
-	http_res_header(res, req->arena, "Retry-After", "60");
+	if (outage)
+		http_res_header(res, req->arena, "Retry-After", "60");
 	http_res_problem(res, req, 503, "billing_unavailable", detail);
 }
 
@@ -22,7 +26,7 @@ static void billing_unavailable(struct http_res *res, struct http_req *req, cons
 static void stripe_failed(struct http_res *res, struct http_req *req, int rc)
 {
 	if (rc == TG_EUNAVAIL)
-		return billing_unavailable(res, req, "Our payment provider is not reachable right now; try again shortly.");
+		return billing_unavailable(res, req, true, "Our payment provider is not reachable right now; try again shortly.");
 	http_res_problem(res, req, 500, "internal", "The payment provider refused the request.");
 }
 
@@ -60,6 +64,94 @@ static int ensure_customer(struct app *app, struct http_req *req, const char **c
 	return billing_customer_save(app->db, req->arena, me->id, customer);
 }
 
+/* Expires the customer's open Checkout Sessions: a new checkout replaces them, so the customer
+ * can never complete two and pay for two subscriptions. */
+static int expire_open_sessions(struct app *app, struct http_req *req, const char *customer)
+{
+	struct stripe_form *f = stripe_form_new(req->arena);
+	stripe_form_add(f, "customer", customer);
+	stripe_form_add(f, "status", "open");
+	stripe_form_add(f, "limit", "20");
+	json_object *list, *data;
+	struct stripe_error err;
+	int rc = stripe_call(app->cfg, req->arena, "GET", "/v1/checkout/sessions", f, NULL, &list, &err);
+	if (rc != TG_OK)
+		return rc;
+	if (!json_object_object_get_ex(list, "data", &data) || !json_object_is_type(data, json_type_array))
+		return TG_OK;
+	for (size_t i = 0; i < json_object_array_length(data); i++) {
+		const char *sid = stripe_str(json_object_array_get_idx(data, i), "id");
+		if (!sid)
+			continue;
+		char *path = arena_printf(req->arena, "/v1/checkout/sessions/%s/expire", sid);
+		char *key = arena_printf(req->arena, "tollgate-expire-%s", sid);
+		json_object *done;
+		rc = stripe_call(app->cfg, req->arena, "POST", path, NULL, key, &done, &err);
+		if (rc == TG_EINPUT)
+			rc = TG_OK; /* completed or expired meanwhile: nothing to expire */
+		if (rc != TG_OK)
+			return rc;
+	}
+	return TG_OK;
+}
+
+/* The Stripe side of a checkout, run while the user's checkout lock is held. On success *session
+ * is the new Checkout Session; on a refusal the response is answered and TG_OK is returned with
+ * *session NULL; other failures are returned. */
+static int start_checkout(struct app *app, struct http_req *req, struct http_res *res, const char *plan,
+			  const char *price_id, json_object **session)
+{
+	*session = NULL;
+	bool live;
+	int rc = billing_has_live_subscription(app->db, req->arena, req->user_id, &live);
+	if (rc != TG_OK)
+		return rc;
+	if (live) {
+		http_res_problem(res, req, 409, "already_subscribed",
+				 "You already have a subscription; change it from the billing portal.");
+		return TG_OK;
+	}
+	const char *customer;
+	if ((rc = ensure_customer(app, req, &customer)) == TG_OK)
+		rc = expire_open_sessions(app, req, customer);
+	if (rc != TG_OK) {
+		if (rc == TG_EUNAVAIL || rc == TG_EINPUT || rc == TG_EUPSTREAM || rc == TG_ECONFLICT) {
+			stripe_failed(res, req, rc);
+			return TG_OK;
+		}
+		return rc;
+	}
+	struct stripe_form *f = stripe_form_new(req->arena);
+	const char *origin = app->cfg->public_origin;
+	stripe_form_add(f, "mode", "subscription");
+	stripe_form_add(f, "customer", customer);
+	stripe_form_add(f, "client_reference_id", req->user_id);
+	stripe_form_add(f, "line_items[0][price]", price_id);
+	stripe_form_add(f, "line_items[0][quantity]", "1");
+	stripe_form_add(f, "success_url",
+			arena_printf(req->arena, "%s/checkout-success?session_id={CHECKOUT_SESSION_ID}", origin));
+	stripe_form_add(f, "cancel_url", arena_printf(req->arena, "%s/pricing?checkout=canceled", origin));
+	stripe_form_add(f, "subscription_data[metadata][user_id]", req->user_id);
+	stripe_form_add(f, "subscription_data[metadata][plan]", plan);
+	stripe_form_add(f, "metadata[user_id]", req->user_id);
+	/* The key names this checkout request: the client's retries of the call reuse it; a new
+	 * request is a new session (the open ones were just expired). */
+	unsigned char rnd[12];
+	char hex[25];
+	if (crypto_random(rnd, sizeof(rnd)) != 0)
+		return TG_EINTERNAL;
+	crypto_hex(rnd, sizeof(rnd), hex);
+	char *key = arena_printf(req->arena, "tollgate-checkout-%s-%s", req->user_id, hex);
+	struct stripe_error err;
+	rc = stripe_call(app->cfg, req->arena, "POST", "/v1/checkout/sessions", f, key, session, &err);
+	if (rc != TG_OK) {
+		*session = NULL;
+		stripe_failed(res, req, rc);
+		return TG_OK;
+	}
+	return TG_OK;
+}
+
 HANDLER(api_billing_checkout)
 {
 	json_object *body;
@@ -93,43 +185,24 @@ HANDLER(api_billing_checkout)
 	}
 	json_object_put(errors);
 	if (!stripe_configured(app->cfg))
-		return billing_unavailable(res, req, "Billing is not configured on this server.");
+		return billing_unavailable(res, req, false, "Billing is not configured on this server.");
 	if (!price.stripe_price_id)
-		return billing_unavailable(res, req, "This plan has no Stripe price configured yet.");
-	bool live;
-	if ((rc = billing_has_live_subscription(app->db, req->arena, req->user_id, &live)) != TG_OK)
+		return billing_unavailable(res, req, false, "This plan has no Stripe price configured yet.");
+	/* One checkout at a time per user, so that two cannot both end in a subscription. */
+	if ((rc = db_begin(app->db)) != TG_OK)
 		return api_fail(res, req, rc);
-	if (live)
-		return http_res_problem(res, req, 409, "already_subscribed",
-					"You already have a subscription; change it from the billing portal.");
-	const char *customer;
-	if ((rc = ensure_customer(app, req, &customer)) != TG_OK)
-		return rc == TG_EUNAVAIL || rc == TG_EINPUT || rc == TG_EUPSTREAM ? stripe_failed(res, req, rc)
-										  : api_fail(res, req, rc);
-	struct stripe_form *f = stripe_form_new(req->arena);
-	const char *origin = app->cfg->public_origin;
-	stripe_form_add(f, "mode", "subscription");
-	stripe_form_add(f, "customer", customer);
-	stripe_form_add(f, "client_reference_id", req->user_id);
-	stripe_form_add(f, "line_items[0][price]", price.stripe_price_id);
-	stripe_form_add(f, "line_items[0][quantity]", "1");
-	stripe_form_add(f, "success_url",
-			arena_printf(req->arena, "%s/checkout-success?session_id={CHECKOUT_SESSION_ID}", origin));
-	stripe_form_add(f, "cancel_url", arena_printf(req->arena, "%s/pricing?checkout=canceled", origin));
-	stripe_form_add(f, "subscription_data[metadata][user_id]", req->user_id);
-	stripe_form_add(f, "subscription_data[metadata][plan]", plan);
-	stripe_form_add(f, "metadata[user_id]", req->user_id);
-	/* One key per user, plan, interval, hour and subscription history: a retried click reuses
-	 * the open session, while a checkout after a cancellation is a new one. */
-	const char *last_sub;
-	if ((rc = billing_last_subscription(app->db, req->arena, req->user_id, &last_sub)) != TG_OK)
+	json_object *session = NULL;
+	rc = billing_lock_user(app->db, req->arena, req->user_id);
+	if (rc == TG_OK)
+		rc = start_checkout(app, req, res, plan, price.stripe_price_id, &session);
+	rc = db_finish(app->db, rc);
+	if (!session) {
+		if (rc != TG_OK)
+			api_fail(res, req, rc);
+		return; /* answered */
+	}
+	if (rc != TG_OK)
 		return api_fail(res, req, rc);
-	char *key = arena_printf(req->arena, "tollgate-checkout-%s-%s-%s-%ld-%s", req->user_id, plan, interval,
-				 (long)(time(NULL) / 3600), last_sub ? last_sub : "first");
-	json_object *session;
-	struct stripe_error err;
-	if ((rc = stripe_call(app->cfg, req->arena, "POST", "/v1/checkout/sessions", f, key, &session, &err)) != TG_OK)
-		return stripe_failed(res, req, rc);
 	const char *url = stripe_str(session, "url"), *sid = stripe_str(session, "id");
 	if (!url || !sid)
 		return stripe_failed(res, req, TG_EUPSTREAM);
@@ -142,7 +215,7 @@ HANDLER(api_billing_checkout)
 HANDLER(api_billing_portal)
 {
 	if (!stripe_configured(app->cfg))
-		return billing_unavailable(res, req, "Billing is not configured on this server.");
+		return billing_unavailable(res, req, false, "Billing is not configured on this server.");
 	const char *customer;
 	int rc = billing_customer(app->db, req->arena, req->user_id, &customer);
 	if (rc == TG_ENOTFOUND)
@@ -190,7 +263,7 @@ HANDLER(api_stripe_webhook)
 {
 	const char *secrets = app->cfg->stripe_webhook_secrets;
 	if (!secrets || !*secrets)
-		return billing_unavailable(res, req, "Webhooks are not configured on this server.");
+		return billing_unavailable(res, req, false, "Webhooks are not configured on this server.");
 	const char *sig = http_req_header(req, "HTTP_STRIPE_SIGNATURE");
 	if (!stripe_verify_signature(sig, req->body ? req->body : "", req->body_len, secrets, time(NULL),
 				     WEBHOOK_TOLERANCE))

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void api_fail(struct http_res *res, struct http_req *req, int status)
 {
@@ -24,6 +25,9 @@ void api_fail(struct http_res *res, struct http_req *req, int status)
 
 void api_no_store(struct http_res *res, struct http_req *req)
 {
+	for (const struct http_header *h = res->headers; h; h = h->next)
+		if (!strcasecmp(h->name, "Cache-Control"))
+			return;
 	http_res_header(res, req->arena, "Cache-Control", "no-store");
 }
 
@@ -87,11 +91,13 @@ bool api_pagination(struct http_req *req, struct http_res *res, struct page *pg)
 
 static void cors(struct app *app, struct http_req *req, struct http_res *res)
 {
+	/* the answer depends on Origin whether or not this one is allowed: caches must know */
+	http_res_header(res, req->arena, "Vary", "Origin");
 	if (!req->origin || !config_origin_allowed(app->cfg, req->origin))
 		return;
 	http_res_header(res, req->arena, "Access-Control-Allow-Origin", req->origin);
 	http_res_header(res, req->arena, "Access-Control-Allow-Credentials", "true");
-	http_res_header(res, req->arena, "Vary", "Origin");
+	http_res_header(res, req->arena, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
 }
 
 static bool preflight(struct app *app, struct http_req *req, struct http_res *res)
@@ -150,7 +156,7 @@ void api_dispatch(struct app *app, struct http_req *req, struct http_res *res)
 		http_res_problem(res, req, 404, "not_found", "No such endpoint.");
 		return;
 	case ROUTER_METHOD_NOT_ALLOWED:
-		http_res_header(res, req->arena, "Allow", router_allow_header(req->arena, allowed));
+		http_res_header(res, req->arena, "Allow", router_allow_header(req->arena, allowed | HTTP_OPTIONS));
 		http_res_problem(res, req, 405, "method_not_allowed", "This endpoint does not accept that method.");
 		return;
 	case ROUTER_FOUND:

@@ -43,6 +43,8 @@ struct auth_state {
 
 /* The process's hasher, created on first use (NULL when out of memory). */
 struct password_hasher *api_hasher(struct app *app);
+/* The per-account password throttle as configured. */
+struct account_throttle api_throttle(const struct app *app);
 /* Client address and user agent of req, for sessions and audit entries. */
 struct account_client api_client(const struct http_req *req);
 /* Answers with the token response of API.md (status 200 or 201), setting the refresh cookie

@@ -17,18 +17,23 @@ HANDLER(api_profile_update)
 	json_object *v;
 	if (!json_object_object_get_ex(body, "name", &v))
 		return api_field_error(res, req, "name", "is required");
-	if (!api_json_string(body, "name", &name) || !name || !account_name_valid(name))
-		return api_field_error(res, req, "name", "must be a string of at most 100 characters");
+	if (!api_json_string(body, "name", &name) || !name)
+		return api_field_error(res, req, "name", "must be a string");
+	char *clean;
+	const char *why = account_normalize_name(req->arena, name, &clean);
+	if (why)
+		return api_field_error(res, req, "name", why);
 	struct account_client cl = api_client(req);
 	struct account_user u;
-	int rc = account_update_name(app->db, req->arena, req->user_id, name, &cl, &u);
+	int rc = account_update_name(app->db, req->arena, req->user_id, clean, &cl, &u);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
 	http_res_json(res, req->arena, 200, account_user_json(&u));
 }
 
-/* Checks password against the user's stored hash. Answers and returns false when it cannot
- * or the password is wrong (422 on field). */
+/* Checks password against the user's stored hash, counted by the login throttle (an access
+ * token must not become a way to guess the password). Answers and returns false when it cannot,
+ * when the account is throttled (429) or the password is wrong (422 on field). */
 static bool recheck_password(struct app *app, struct http_req *req, struct http_res *res, const char *field,
 			     const char *password, const char **email)
 {
@@ -38,8 +43,16 @@ static bool recheck_password(struct app *app, struct http_req *req, struct http_
 	}
 	const char *hash;
 	int rc = account_password_of(app->db, req->arena, req->user_id, &hash, email);
+	struct account_throttle th = api_throttle(app);
+	int locked = 0;
+	if (rc == TG_OK)
+		rc = account_throttle_attempt(app->db, req->arena, *email, &th, &locked);
 	if (rc != TG_OK) {
 		api_fail(res, req, rc);
+		return false;
+	}
+	if (locked > 0) {
+		api_too_many(res, req, locked, "Too many wrong passwords; try again later.");
 		return false;
 	}
 	struct password_hasher *h = api_hasher(app);
@@ -48,7 +61,13 @@ static bool recheck_password(struct app *app, struct http_req *req, struct http_
 		return false;
 	}
 	if (!password_verify(h, password, hash)) {
+		struct account_client cl = api_client(req);
+		account_login_failed(app->db, req->arena, *email, req->user_id, &cl);
 		api_field_error(res, req, field, "is incorrect");
+		return false;
+	}
+	if ((rc = account_throttle_clear(app->db, req->arena, *email)) != TG_OK) {
+		api_fail(res, req, rc);
 		return false;
 	}
 	return true;
@@ -61,8 +80,9 @@ HANDLER(api_change_password)
 	const char *current, *fresh;
 	if (!api_json_string(body, "current_password", &current))
 		return api_field_error(res, req, "current_password", "must be a string");
-	if (!api_json_string(body, "new_password", &fresh) || !fresh || !*fresh)
-		return api_field_error(res, req, "new_password", fresh ? "is required" : "must be a string");
+	bool is_string = api_json_string(body, "new_password", &fresh);
+	if (!is_string || !fresh || !*fresh)
+		return api_field_error(res, req, "new_password", is_string ? "is required" : "must be a string");
 	struct account_user *me = req->principal;
 	const char *why = password_check_rules(fresh, me->email);
 	if (why)

@@ -40,13 +40,15 @@ char *account_normalize_email(struct arena *a, const char *email)
 		return NULL;
 	if ((size_t)(at - e) > 64)
 		return NULL;
+	/* Internationalised addresses need SMTPUTF8 end to end, which we do not promise: ASCII only,
+	 * so lower-casing here and PostgreSQL's lower() agree whatever the locale. */
 	for (const unsigned char *p = (const unsigned char *)e; *p; p++) {
-		if (*p <= 0x20 || *p == 0x7F || *p == '<' || *p == '>' || *p == '(' || *p == ')' || *p == ',' ||
+		if (*p <= 0x20 || *p >= 0x7F || *p == '<' || *p == '>' || *p == '(' || *p == ')' || *p == ',' ||
 		    *p == ';' || *p == ':' || *p == '\\' || *p == '"' || *p == '[' || *p == ']')
 			return NULL;
 	}
 	for (const char *p = domain; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && !((unsigned char)*p & 0x80))
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
 			return NULL;
 	return e;
 }
@@ -61,6 +63,22 @@ bool account_name_valid(const char *name)
 			chars++;
 	}
 	return chars <= NAME_MAX_CHARS;
+}
+
+const char *account_normalize_name(struct arena *a, const char *name, char **out)
+{
+	while (isspace((unsigned char)*name))
+		name++;
+	size_t n = strlen(name);
+	while (n && isspace((unsigned char)name[n - 1]))
+		n--;
+	*out = arena_strndup(a, name, n);
+	if (!*out)
+		return "could not be read";
+	for (const unsigned char *p = (const unsigned char *)*out; *p; p++)
+		if (*p < 0x20 || *p == 0x7F)
+			return "must not contain control characters";
+	return account_name_valid(*out) ? NULL : "must be at most 100 characters";
 }
 
 bool account_uuid_valid(const char *s)
@@ -158,16 +176,26 @@ int account_register(struct db *db, struct arena *a, const char *email, const ch
 	return TG_OK;
 }
 
+/* The throttle parameters as statement parameters. */
+struct throttle_params {
+	char max[16], window[16], base[16], cap[16];
+};
+
+static void throttle_params(const struct account_throttle *th, struct throttle_params *tp)
+{
+	itoa_buf(tp->max, sizeof(tp->max), th->max_failures);
+	itoa_buf(tp->window, sizeof(tp->window), th->window);
+	itoa_buf(tp->base, sizeof(tp->base), th->lockout_base);
+	itoa_buf(tp->cap, sizeof(tp->cap), th->lockout_max);
+}
+
 int account_login_lookup(struct db *db, struct arena *a, const char *email, const struct account_throttle *th,
 			 struct account_login *out)
 {
 	memset(out, 0, sizeof(*out));
-	char mx[16], win[16], base[16], cap[16];
-	itoa_buf(mx, sizeof(mx), th->max_failures);
-	itoa_buf(win, sizeof(win), th->window);
-	itoa_buf(base, sizeof(base), th->lockout_base);
-	itoa_buf(cap, sizeof(cap), th->lockout_max);
-	const char *p[] = {email, mx, win, base, cap};
+	struct throttle_params tp;
+	throttle_params(th, &tp);
+	const char *p[] = {email, tp.max, tp.window, tp.base, tp.cap};
 	PGresult *r;
 	int rc = db_exec(db, a, &auth_stmts, AUTH_LOGIN_LOOKUP, 5, p, &r);
 	if (rc != TG_OK)
@@ -181,6 +209,26 @@ int account_login_lookup(struct db *db, struct arena *a, const char *email, cons
 	}
 	out->locked_seconds = (int)db_int(r, 0, USER_NCOLUMNS + 2);
 	return TG_OK;
+}
+
+int account_throttle_attempt(struct db *db, struct arena *a, const char *email, const struct account_throttle *th,
+			     int *locked_seconds)
+{
+	struct throttle_params tp;
+	throttle_params(th, &tp);
+	const char *p[] = {email, tp.max, tp.window, tp.base, tp.cap};
+	PGresult *r;
+	int rc = db_exec(db, a, &auth_stmts, AUTH_THROTTLE_ATTEMPT, 5, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	*locked_seconds = (int)db_int(r, 0, 0);
+	return TG_OK;
+}
+
+int account_throttle_clear(struct db *db, struct arena *a, const char *email)
+{
+	const char *p[] = {email};
+	return db_exec(db, a, &auth_stmts, AUTH_THROTTLE_CLEAR, 1, p, NULL);
 }
 
 int account_login_failed(struct db *db, struct arena *a, const char *email, const char *user_id,

@@ -63,7 +63,7 @@ static const char *const sql[AUTH_STMT__COUNT] = {
 	[AUTH_REFRESH_ROTATE] =
 		"WITH r AS (UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, now()) WHERE id = $1),"
 		" t AS (INSERT INTO refresh_tokens (session_id, token_hash, expires_at)"
-		"   VALUES ($2, $3, now() + " SECS(4) ")),"
+		"   VALUES ($2, $3, now() + " SECS(4) ") ON CONFLICT (token_hash) DO NOTHING),"
 		" s AS (UPDATE sessions SET last_used_at = now(), expires_at = now() + " SECS(4) ","
 		"   user_agent = $5, ip = $6 WHERE id = $2 RETURNING user_id)"
 		" SELECT " USER_COLUMNS " FROM s JOIN users u ON u.id = s.user_id",
@@ -143,6 +143,10 @@ static const char *const sql[AUTH_STMT__COUNT] = {
 
 	[AUTH_RATE_LIMIT] = "SELECT rate_limit_hit($1, $2, $3)",
 
+	/* $1 email $2 max $3 window $4 base $5 cap: the login throttle, for other password checks */
+	[AUTH_THROTTLE_ATTEMPT] = "SELECT login_throttle_attempt($1, $2, $3, $4, $5)",
+	[AUTH_THROTTLE_CLEAR] = "DELETE FROM login_throttle WHERE email = $1",
+
 	/* $1 user $2 kind $3 token hash $4 ttl. A new token kills the older ones of its kind. */
 	[AUTH_TOKEN_ISSUE] =
 		"WITH k AS (UPDATE auth_tokens SET used_at = now()"
@@ -197,7 +201,8 @@ static const char *const sql[AUTH_STMT__COUNT] = {
 		"WITH s AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions"
 		"   WHERE expires_at < now() - interval '7 days' OR revoked_at < now() - interval '30 days' LIMIT 5000)),"
 		" r AS (DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens"
-		"   WHERE expires_at < now() OR rotated_at < now() - interval '1 day' LIMIT 5000)),"
+		/* a rotated token stays until it expires: replaying it must still revoke its session */
+		"   WHERE expires_at < now() LIMIT 5000)),"
 		" t AS (DELETE FROM auth_tokens WHERE id IN (SELECT id FROM auth_tokens"
 		"   WHERE expires_at < now() - interval '1 day' LIMIT 5000)),"
 		" l AS (DELETE FROM login_throttle WHERE last_failure_at < now() - interval '1 day'"

@@ -20,9 +20,23 @@ int session_principal(struct db *db, struct arena *a, const char *session_id, co
 	return rc == TG_ENOTFOUND ? TG_EAUTH : rc;
 }
 
-int session_refresh(struct db *db, struct arena *a, const char *refresh_token, int refresh_ttl,
-		    int reuse_interval, const struct account_client *cl, enum session_refresh_result *result,
-		    struct account_user *u, struct account_tokens *t)
+/* The successor of token: base64url(HMAC-SHA256(K, token)), K = HMAC-SHA256(secret, label). */
+static char *successor(struct arena *a, const unsigned char *secret, size_t secret_len, const char *token)
+{
+	static const char label[] = "tollgate refresh token rotation";
+	uint8_t k[CRYPTO_SHA256_LEN], next[CRYPTO_SHA256_LEN];
+	if (crypto_hmac_sha256(secret, secret_len, label, sizeof(label) - 1, k) != 0 ||
+	    crypto_hmac_sha256(k, sizeof(k), token, strlen(token), next) != 0)
+		return NULL;
+	char *out = b64url_encode(a, next, sizeof(next));
+	explicit_bzero(k, sizeof(k));
+	explicit_bzero(next, sizeof(next));
+	return out;
+}
+
+int session_refresh(struct db *db, struct arena *a, const unsigned char *secret, size_t secret_len,
+		    const char *refresh_token, int refresh_ttl, int reuse_interval, const struct account_client *cl,
+		    enum session_refresh_result *result, struct account_user *u, struct account_tokens *t)
 {
 	*result = SESSION_INVALID;
 	if (!refresh_token || strlen(refresh_token) > 256)
@@ -61,7 +75,8 @@ int session_refresh(struct db *db, struct arena *a, const char *refresh_token, i
 		*result = SESSION_SUSPENDED;
 		return TG_OK;
 	}
-	char *token = crypto_token(a);
+	/* Rotation and a replay within the grace interval both hand out the same successor. */
+	char *token = successor(a, secret, secret_len, refresh_token);
 	if (!token) {
 		rc = TG_EINTERNAL;
 		goto fail;

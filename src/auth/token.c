@@ -11,6 +11,7 @@
 
 #define TOKEN_MIN_SECRET 32
 #define TOKEN_MAX_LEN 4096
+#define TOKEN_CLOCK_SKEW 60 /* seconds another host's clock may be ahead */
 
 int token_issue(const struct token_key *k, struct arena *a, const char *sub, const char *sid,
 		const char *role, time_t now, char **out)
@@ -72,6 +73,12 @@ int token_verify(const struct token_key *k, struct arena *a, const char *token, 
 	long iat = jwt_get_grant_int(jwt, "iat");
 	if (errno)
 		iat = 0;
+	if (iat > (long)now + TOKEN_CLOCK_SKEW)
+		goto out; /* issued in the future: not by us */
+	errno = 0;
+	long nbf = jwt_get_grant_int(jwt, "nbf");
+	if (!errno && nbf > (long)now + TOKEN_CLOCK_SKEW)
+		goto out;
 	c->sub = grant_str(a, jwt, "sub");
 	c->sid = grant_str(a, jwt, "sid");
 	c->role = grant_str(a, jwt, "role");

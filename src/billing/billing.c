@@ -122,15 +122,10 @@ int billing_live_subscription_ids(struct db *db, struct arena *a, const char *us
 	return TG_OK;
 }
 
-int billing_last_subscription(struct db *db, struct arena *a, const char *user_id, const char **stripe_id)
+int billing_lock_user(struct db *db, struct arena *a, const char *user_id)
 {
 	const char *p[] = {user_id};
-	PGresult *r;
-	int rc = db_exec(db, a, &billing_stmts, B_LAST_SUBSCRIPTION, 1, p, &r);
-	if (rc != TG_OK)
-		return rc;
-	*stripe_id = PQntuples(r) ? db_value(r, 0, 0) : NULL;
-	return TG_OK;
+	return db_exec(db, a, &billing_stmts, B_LOCK_USER, 1, p, NULL);
 }
 
 int billing_has_live_subscription(struct db *db, struct arena *a, const char *user_id, bool *live)

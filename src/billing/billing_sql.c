@@ -39,20 +39,21 @@ static const char *const sql[B_STMT__COUNT] = {
 		"SELECT stripe_subscription_id FROM subscriptions WHERE user_id = $1"
 		" AND status NOT IN ('canceled', 'incomplete_expired')",
 
-	[B_LAST_SUBSCRIPTION] =
-		"SELECT stripe_subscription_id FROM subscriptions WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1",
+	/* Serialises one user's checkouts until the transaction ends (other users are not held). */
+	[B_LOCK_USER] = "SELECT pg_advisory_xact_lock(hashtextextended('tollgate-checkout:' || $1, 0))",
 
 	[B_SUBSCRIPTION_CURRENT] =
 		"SELECT user_plan(s.user_id), s.status, s.interval, rfc3339(s.current_period_start),"
 		" rfc3339(s.current_period_end), s.cancel_at_period_end, rfc3339(s.canceled_at), s.plan_code,"
 		" rfc3339(s.past_due_since + make_interval(days =>"
 		"   coalesce(nullif(current_setting('tollgate.past_due_grace_days', true), '')::int, 7)))"
-		" FROM subscriptions s WHERE s.user_id = $1 ORDER BY s.created_at DESC LIMIT 1",
+		" FROM subscriptions s WHERE s.user_id = $1"
+		" ORDER BY s.status NOT IN ('canceled', 'incomplete_expired') DESC, s.created_at DESC LIMIT 1",
 
 	/* $1 user $2 limit $3 offset. At least one row: the total, with NULLs past the last page. */
 	[B_INVOICES] =
 		"WITH mine AS (SELECT * FROM invoices WHERE user_id = $1)"
-		" SELECT p.stripe_invoice_id, p.number, p.status, p.amount_due, p.amount_paid, p.amount_refunded,"
+		" SELECT p.id, p.number, p.status, p.amount_due, p.amount_paid, p.amount_refunded,"
 		" p.currency, p.hosted_invoice_url, p.invoice_pdf, rfc3339(p.period_start), rfc3339(p.period_end),"
 		" rfc3339(p.created), c.total FROM (SELECT count(*) AS total FROM mine) c LEFT JOIN LATERAL"
 		" (SELECT * FROM mine ORDER BY created DESC, stripe_invoice_id DESC LIMIT $2 OFFSET $3) p ON true",

@@ -77,6 +77,7 @@ static const struct key keys[] = {
 	SECRET(smtp_password),
 	D(smtp_timeout, "30s", 1, 600),
 	I(forgot_ip_limit, 10, 0, 1000000),
+	I(forgot_email_limit, 5, 0, 1000000),
 	D(resend_interval, "60s", 0, 86400),
 	D(jobs_poll_interval, "5s", 1, 3600),
 	D(mail_retry_base, "60s", 1, 86400),

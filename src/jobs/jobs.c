@@ -58,6 +58,17 @@ static int job_password_reset(struct app *app, json_object *payload)
 		return TG_OK;
 	if (rc != TG_OK)
 		return rc;
+	/* Nobody's mailbox gets flooded with reset links: beyond the limit the request is dropped
+	 * here, where the requester cannot see the difference. */
+	int retry;
+	char *key = arena_printf(app->arena, "forgot-email:%s", u.id);
+	if ((rc = account_rate_limit(app->db, app->arena, key, app->cfg->forgot_email_limit, 3600, &retry)) != TG_OK)
+		return rc;
+	if (retry > 0) {
+		log_info("password reset for user %s dropped: %d emails in the last hour", u.id,
+			 app->cfg->forgot_email_limit);
+		return TG_OK;
+	}
 	return mail_queue_password_reset(app->db, app->arena, app->cfg, &u);
 }
 

@@ -1531,6 +1531,13 @@ START_TEST(me_rejects_bad_tokens)
 	char *tok = forge("HS256", EVP_sha256(), secret, slen, &good);
 	ck_assert_int_eq(me_status(tok), 200);
 	free(tok);
+	/* issued in the future (beyond a minute of clock skew): not one of ours */
+	struct claims future = good;
+	future.iat = now + 3600;
+	future.exp = now + 7200;
+	tok = forge("HS256", EVP_sha256(), secret, slen, &future);
+	ck_assert_int_eq(me_status(tok), 401);
+	free(tok);
 
 	/* no token, other schemes, malformed */
 	struct it_resp *r = it_get("/api/auth/me", NULL);
@@ -1729,10 +1736,11 @@ START_TEST(refresh_reuse_detection)
 	it_free(r);
 	char *r2 = NULL;
 	if (grace > 0) {
-		/* the old token again within the grace interval (a lost response, two tabs) still works */
+		/* the old token again within the grace interval (a lost response, two tabs) still works,
+		 * and gets the very same successor: the session does not fork into two chains */
 		r = refresh_body(r0);
 		r2 = expect_token_response(r, 200, true, u.email);
-		ck_assert_str_ne(r2, r1);
+		ck_assert_str_eq(r2, r1);
 		it_free(r);
 	} else {
 		r2 = xstrdup(r1);
@@ -2538,6 +2546,108 @@ START_TEST(cli_user_create_admin)
 }
 END_TEST
 
+/* Review findings, each failed before its fix. */
+
+/* An upper-case non-ASCII address was lower-cased differently by us and PostgreSQL: a 500. */
+START_TEST(register_non_ascii_email_refused)
+{
+	const char *bodies[] = {
+		"{\"email\":\"\u03a9@example.com\",\"password\":\"correct horse 1\"}",
+		"{\"email\":\"j\u00f6rg@b\u00fccher.de\",\"password\":\"correct horse 1\"}",
+	};
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		struct it_resp *r = it_post("/api/auth/register", NULL, bodies[i]);
+		expect_problem(r, 422, "validation_failed");
+		ck_assert_ptr_nonnull(it_str(r, "errors.email"));
+		it_free(r);
+	}
+}
+END_TEST
+
+/* Wrong passwords on change-password and delete-account were never throttled: an access token
+ * let anyone guess the password without limit. */
+START_TEST(profile_password_checks_throttled)
+{
+	struct it_user u;
+	it_register(&u, "recheck-throttle");
+	long max = cfg_seconds("login_max_failures", 5);
+	struct it_resp *r = NULL;
+	for (long i = 0; i < max; i++) {
+		r = req_json("POST", i % 2 ? "/api/profile/delete-account" : "/api/profile/change-password", u.access,
+			     i % 2 ? "{\"password\":\"wrong-guess-1234\"}"
+				   : "{\"current_password\":\"wrong-guess-1234\",\"new_password\":\"Brand-New-Pass-9\"}");
+		expect_problem(r, 422, "validation_failed");
+		it_free(r);
+	}
+	/* locked now: even the right password waits, and login is locked too */
+	char body[512];
+	snprintf(body, sizeof(body), "{\"current_password\":\"%s\",\"new_password\":\"Brand-New-Pass-9\"}", u.password);
+	r = req_json("POST", "/api/profile/change-password", u.access, body);
+	expect_problem(r, 429, "rate_limited");
+	ck_assert_ptr_nonnull(it_header(r, "Retry-After"));
+	it_free(r);
+	ck_assert_int_eq(it_login(&u), 429);
+}
+END_TEST
+
+/* change-password {} said "must be a string" for a missing new_password. */
+START_TEST(change_password_missing_field_message)
+{
+	struct it_user u;
+	it_register(&u, "cp-message");
+	struct it_resp *r = req_json("POST", "/api/profile/change-password", u.access, "{}");
+	expect_problem(r, 422, "validation_failed");
+	ck_assert_str_eq(it_str(r, "errors.new_password"), "is required");
+	it_free(r);
+}
+END_TEST
+
+/* A successful refresh sent Cache-Control twice; names are stored trimmed. */
+START_TEST(refresh_single_cache_control_and_trimmed_name)
+{
+	struct it_user u;
+	it_register(&u, "one-cc");
+	struct it_resp *r = refresh_body(u.refresh);
+	it_expect(r, 200, NULL);
+	int n = 0;
+	for (const char *p = r->headers; (p = strcasestr(p, "\r\nCache-Control:")); p++)
+		n++;
+	ck_assert_int_eq(n, 1);
+	it_free(r);
+	r = req_json("PATCH", "/api/profile", u.access, "{\"name\":\"   Ada Lovelace  \"}");
+	it_expect(r, 200, NULL);
+	ck_assert_str_eq(it_str(r, "name"), "Ada Lovelace");
+	it_free(r);
+}
+END_TEST
+
+/* The cleanup job deleted rotated refresh tokens after a day, so replaying one later no longer
+ * revoked its session. */
+START_TEST(rotated_token_replay_after_cleanup_revokes)
+{
+	struct it_user u;
+	it_register(&u, "replay-late");
+	const char *old = xstrdup(u.refresh);
+	struct it_resp *r = refresh_body(old);
+	char *fresh = expect_token_response(r, 200, true, u.email);
+	it_free(r);
+	char hash[65];
+	sha256_hex(old, hash);
+	it_sql("UPDATE refresh_tokens SET rotated_at = now() - interval '25 hours' WHERE token_hash = '%s'", hash);
+	/* a jobs worker runs its periodic cleanup as soon as it starts */
+	const char *config = getenv("TG_CONFIG");
+	it_sh("timeout -s TERM 3 '%s' --config '%s' jobs >/dev/null 2>&1", it_tollgate_bin(), config);
+	r = refresh_body(old);
+	expect_problem(r, 401, "refresh_token_reused");
+	it_free(r);
+	r = refresh_body(fresh);
+	expect_problem(r, 401, "unauthorized");
+	it_free(r);
+	free(fresh);
+	free((char *)old);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("accounts");
@@ -2603,6 +2713,15 @@ static Suite *suite(void)
 	tcase_add_test(tc, profile_delete_account);
 	tcase_add_test(tc, audit_trail);
 	tcase_add_test(tc, cli_user_create_admin);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("review");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, register_non_ascii_email_refused);
+	tcase_add_test(tc, profile_password_checks_throttled);
+	tcase_add_test(tc, change_password_missing_field_message);
+	tcase_add_test(tc, refresh_single_cache_control_and_trimmed_name);
+	tcase_add_test(tc, rotated_token_replay_after_cleanup_revokes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("isolation");

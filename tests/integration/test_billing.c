@@ -609,15 +609,28 @@ static json_object *wait_key(const char *user_id, bool want_blocked)
 	return NULL;
 }
 
-/* The invoice with Stripe id inv of u's list (a new reference), or NULL. */
+/* Our public id (a UUID) of the invoice with Stripe id inv, or "" when it is not stored. */
+static const char *invoice_public_id(const char *inv)
+{
+	return it_sql("SELECT coalesce((SELECT id::text FROM invoices WHERE stripe_invoice_id = '%s'), '')", inv);
+}
+
+/* The invoice with Stripe id inv of u's list (a new reference), or NULL. The API shows our own
+ * UUID as the id (API.md: public ids are UUIDs), never Stripe's. */
 static json_object *find_invoice(const struct it_user *u, const char *inv)
 {
+	char id[64];
+	snprintf(id, sizeof(id), "%s", invoice_public_id(inv));
+	if (!*id)
+		return NULL;
 	struct it_resp *r = it_get("/api/billing/invoices", u->access);
 	it_expect(r, 200, NULL);
 	json_object *items = it_at(r, "items"), *found = NULL;
 	for (size_t i = 0; items && i < json_object_array_length(items); i++) {
 		json_object *it = json_object_array_get_idx(items, i);
-		if (jstr(it, "id") && !strcmp(jstr(it, "id"), inv))
+		ck_assert_msg(jstr(it, "id") && strncmp(jstr(it, "id"), "in_", 3), "a Stripe id leaked as id: %s",
+			      json_object_to_json_string(it));
+		if (!strcmp(jstr(it, "id"), id))
 			found = json_object_get(it);
 	}
 	it_free(r);
@@ -835,7 +848,10 @@ START_TEST(full_path)
 	ck_assert_int_eq(json_int_at(r, "total"), 1);
 	ck_assert_int_eq(json_int_at(r, "page"), 1);
 	ck_assert_msg(json_int_at(r, "per_page") >= 1, "per_page: %s", r->body);
-	expect_str(r, "items.0.id", p.invoice);
+	char inv_id[64];
+	snprintf(inv_id, sizeof(inv_id), "%s", invoice_public_id(p.invoice));
+	ck_assert_msg(strlen(inv_id) == 36, "invoice %s not stored", p.invoice);
+	expect_str(r, "items.0.id", inv_id);
 	expect_str(r, "items.0.status", "paid");
 	ck_assert_int_eq(json_int_at(r, "items.0.amount_paid"), 1900);
 	ck_assert_int_eq(json_int_at(r, "items.0.amount_due"), 1900);
@@ -884,6 +900,29 @@ START_TEST(full_path)
 END_TEST
 
 /* ------------------------------------------------------------------ validation, portal, auth */
+
+/* Review finding: two open checkouts for two plans could both be completed, and the customer
+ * paid for two subscriptions. A new checkout now expires the customer's open sessions. */
+START_TEST(second_checkout_expires_the_first)
+{
+	struct paid p;
+	memset(&p, 0, sizeof(p));
+	it_register(&p.u, "two-checkouts");
+	char first[128];
+	checkout_ok(&p.u, "pro", "month", first, sizeof(first));
+	checkout_ok(&p.u, "enterprise", "year", p.session, sizeof(p.session));
+	ck_assert_str_ne(first, p.session);
+	/* the first one can no longer be paid */
+	char path[256];
+	snprintf(path, sizeof(path), "complete/%s", first);
+	struct it_resp *r = stripe_ctl("POST", path, NULL);
+	ck_assert_msg(r->status == 409, "completing the replaced session: %ld %s", r->status, r->body);
+	it_free(r);
+	complete_session(&p, true);
+	expect_sub(&p.u, "enterprise", "active");
+	ck_assert_int_eq(sql_long("SELECT count(*) FROM subscriptions WHERE user_id = '%s'", p.u.id), 1);
+}
+END_TEST
 
 START_TEST(checkout_validation)
 {
@@ -2361,6 +2400,7 @@ static Suite *suite(void)
 	tc = tcase(s, "checkout", 60);
 	tcase_add_test(tc, full_path);
 	tcase_add_test(tc, checkout_validation);
+	tcase_add_test(tc, second_checkout_expires_the_first);
 	tcase_add_test(tc, portal_needs_customer);
 	tcase_add_test(tc, one_customer_parallel_checkouts);
 	tcase_add_test(tc, one_customer_parallel_checkouts_contended);

@@ -339,6 +339,8 @@ START_TEST(unknown_path_404)
 {
 	static const char *const paths[] = {
 		"/api/nope",
+		"/api/.env",                /* dotted paths under /api/ are the API's too (was HTML) */
+		"/api/.git/config",
 		"/api/",
 		"/api/health/",             /* no trailing-slash aliases */
 		"/api/healthz",
@@ -372,21 +374,21 @@ START_TEST(method_not_allowed_405)
 	struct it_resp *r = it_post("/api/health", NULL, "{}");
 	expect_problem(r, 405, "method_not_allowed");
 	const char *allow = it_header(r, "Allow");
-	ck_assert_msg(allow && !strcmp(allow, "GET, HEAD"), "Allow: '%s', want 'GET, HEAD'", allow ? allow : "(none)");
+	ck_assert_msg(allow && !strcmp(allow, "GET, HEAD, OPTIONS"), "Allow: '%s', want 'GET, HEAD, OPTIONS'", allow ? allow : "(none)");
 	it_free(r);
 
 	struct it_req q = {.method = "DELETE", .path = "/api/ready"};
 	r = it_do(&q);
 	expect_problem(r, 405, "method_not_allowed");
 	allow = it_header(r, "Allow");
-	ck_assert_msg(allow && !strcmp(allow, "GET, HEAD"), "Allow: '%s', want 'GET, HEAD'", allow ? allow : "(none)");
+	ck_assert_msg(allow && !strcmp(allow, "GET, HEAD, OPTIONS"), "Allow: '%s', want 'GET, HEAD, OPTIONS'", allow ? allow : "(none)");
 	it_free(r);
 
 	/* a POST-only route lists only POST */
 	r = it_get("/api/auth/login", NULL);
 	expect_problem(r, 405, "method_not_allowed");
 	allow = it_header(r, "Allow");
-	ck_assert_msg(allow && !strcmp(allow, "POST"), "Allow: '%s', want 'POST'", allow ? allow : "(none)");
+	ck_assert_msg(allow && !strcmp(allow, "POST, OPTIONS"), "Allow: '%s', want 'POST, OPTIONS'", allow ? allow : "(none)");
 	it_free(r);
 }
 END_TEST
@@ -637,6 +639,19 @@ START_TEST(cors_foreign_origin)
 	const char *acao = it_header(r, "Access-Control-Allow-Origin");
 	ck_assert_msg(acao && !strcmp(acao, it_origin()), "own origin %s: ACAO '%s'", it_origin(),
 		      acao ? acao : "(none)");
+	it_free(r);
+
+	/* an allowed origin may read the request id and Retry-After; every answer varies on Origin,
+	 * allowed or not, so a shared cache never replays one origin's answer to another */
+	struct it_req plans = {.method = "GET", .path = "/api/billing/plans", .origin = it_origin()};
+	r = it_do(&plans);
+	const char *expose = it_header(r, "Access-Control-Expose-Headers");
+	ck_assert_msg(expose && strstr(expose, "X-Request-Id"), "Expose-Headers: %s", expose ? expose : "(none)");
+	it_free(r);
+	plans.origin = "https://evil.example";
+	r = it_do(&plans);
+	const char *vary = it_header(r, "Vary");
+	ck_assert_msg(vary && strstr(vary, "Origin"), "Vary: %s", vary ? vary : "(none)");
 	it_free(r);
 }
 END_TEST

@@ -74,8 +74,6 @@ START_TEST(test_email_shapes_accepted)
 	ASSERT_EMAIL("o'brien@example.ie", "o'brien@example.ie");
 	ASSERT_EMAIL("x_y-z@my-domain.example", "x_y-z@my-domain.example");
 	ASSERT_EMAIL("123@456.789", "123@456.789");
-	/* UTF-8 (internationalised) addresses are allowed through */
-	ASSERT_EMAIL("j\xc3\xb6rg@b\xc3\xbc" "cher.de", "j\xc3\xb6rg@b\xc3\xbc" "cher.de");
 }
 END_TEST
 
@@ -115,6 +113,11 @@ START_TEST(test_email_shapes_refused)
 	ASSERT_NOT_EMAIL("alice@exa_mple.com"); /* domain: letters, digits, '-', '.' */
 	ASSERT_NOT_EMAIL("alice@exam!ple.com");
 	ASSERT_NOT_EMAIL("alice@example.com/x");
+	/* Internationalised addresses are refused: they need SMTPUTF8, and upper-case non-ASCII
+	 * ("\xce\xa9" is capital omega) made PostgreSQL's lower() and ours disagree (a 500). */
+	ASSERT_NOT_EMAIL("j\xc3\xb6rg@b\xc3\xbc" "cher.de");
+	ASSERT_NOT_EMAIL("\xce\xa9@example.com");
+	ASSERT_NOT_EMAIL("alice@exa\xcc\x88mple.com");
 }
 END_TEST
 
