@@ -2287,6 +2287,32 @@ START_TEST(non_ascii_subject_and_from)
 }
 END_TEST
 
+/* Review finding: forgot-password was limited only per IP, so one address could be flooded with
+ * reset links. A worker configured with forgot_email_limit = 2 sends two, drops the rest, and
+ * the requester sees the same 202 every time. */
+START_TEST(reset_emails_limited_per_address)
+{
+	struct it_user u;
+	it_register(&u, "rlim");
+	mail_free(mail_wait_one(u.email, SUBJ_VERIFY, 1));
+	int paused = pause_master_jobs();
+	ck_assert_msg(paused >= 1, "found no jobs worker of the master in %s", getenv("TG_LOG_FILE"));
+	static const char *const env[] = {"TOLLGATE_FORGOT_EMAIL_LIMIT", "2", NULL};
+	pid_t pid = extra_jobs_start_wait(env);
+	for (int i = 0; i < 4; i++)
+		expect_forgot_accepted(u.email);
+	struct mails got = {0};
+	mail_wait(u.email, SUBJ_RESET, 2, 10000, &got);
+	mails_free(&got);
+	/* the other two jobs are done (dropped), not waiting */
+	ck_assert_int_eq(sql_wait_ge(0, 5000, "SELECT -count(*) FROM jobs WHERE kind = 'password_reset'"), 0);
+	mail_expect_count_after(u.email, SUBJ_RESET, 2, 1500);
+	int st = extra_jobs_stop(pid, true);
+	resume_master_jobs();
+	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "the extra jobs worker did not exit cleanly");
+}
+END_TEST
+
 #define KILL_USERS 15
 
 START_TEST(jobs_worker_killed_loses_nothing)
@@ -2458,6 +2484,7 @@ static Suite *suite(void)
 	tcase_set_timeout(utf8_tc, 60);
 	tcase_add_unchecked_fixture(utf8_tc, NULL, utf8_teardown);
 	tcase_add_test(utf8_tc, non_ascii_subject_and_from);
+	tcase_add_test(utf8_tc, reset_emails_limited_per_address);
 	suite_add_tcase(s, utf8_tc);
 
 	TCase *kill_tc = tcase_create("jobs_worker_killed");
