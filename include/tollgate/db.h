@@ -33,6 +33,9 @@ int db_ensure(struct db *db);
  * TG_EUNAVAIL (connection lost), TG_EDB (any other error, logged). */
 int db_exec(struct db *db, struct arena *a, const struct db_stmts *set, int id, int nparams,
 	    const char *const *params, PGresult **out);
+/* db_exec for statements that affect or return one row: TG_ENOTFOUND when they return none. */
+int db_exec_row(struct db *db, struct arena *a, const struct db_stmts *set, int id, int nparams,
+		const char *const *params, PGresult **out);
 /* Transactions. begin/commit return TG_OK, TG_EUNAVAIL or TG_EDB; rollback never fails. */
 int db_begin(struct db *db);
 /* Ends the transaction: commits when rc is TG_OK, else rolls back. Returns rc, or the commit's

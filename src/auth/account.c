@@ -265,11 +265,9 @@ int account_password_of(struct db *db, struct arena *a, const char *user_id, con
 {
 	const char *p[] = {user_id};
 	PGresult *r;
-	int rc = db_exec(db, a, &auth_stmts, AUTH_PASSWORD_OF, 1, p, &r);
+	int rc = db_exec_row(db, a, &auth_stmts, AUTH_PASSWORD_OF, 1, p, &r);
 	if (rc != TG_OK)
 		return rc;
-	if (PQntuples(r) != 1)
-		return TG_ENOTFOUND;
 	*hash = db_value(r, 0, 0);
 	*email = db_value(r, 0, 1);
 	return TG_OK;
@@ -286,21 +284,13 @@ int account_change_password(struct db *db, struct arena *a, const char *user_id,
 			    const char *keep_session_id, const struct account_client *cl)
 {
 	const char *p[] = {user_id, hash, keep_session_id, cl->ip};
-	PGresult *r;
-	int rc = db_exec(db, a, &auth_stmts, AUTH_CHANGE_PASSWORD, 4, p, &r);
-	if (rc != TG_OK)
-		return rc;
-	return PQntuples(r) == 1 ? TG_OK : TG_ENOTFOUND;
+	return db_exec_row(db, a, &auth_stmts, AUTH_CHANGE_PASSWORD, 4, p, NULL);
 }
 
 int account_delete(struct db *db, struct arena *a, const char *user_id, const struct account_client *cl)
 {
 	const char *p[] = {user_id, cl->ip};
-	PGresult *r;
-	int rc = db_exec(db, a, &auth_stmts, AUTH_DELETE_USER, 2, p, &r);
-	if (rc != TG_OK)
-		return rc;
-	return PQntuples(r) == 1 ? TG_OK : TG_ENOTFOUND;
+	return db_exec_row(db, a, &auth_stmts, AUTH_DELETE_USER, 2, p, NULL);
 }
 
 int account_create(struct db *db, struct arena *a, const char *email, const char *name, const char *hash,

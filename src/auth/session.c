@@ -120,11 +120,7 @@ int session_revoke(struct db *db, struct arena *a, const char *user_id, const ch
 	if (!account_uuid_valid(session_id))
 		return TG_ENOTFOUND;
 	const char *p[] = {session_id, user_id, cl->ip, action};
-	PGresult *r;
-	int rc = db_exec(db, a, &auth_stmts, AUTH_SESSION_REVOKE, 4, p, &r);
-	if (rc != TG_OK)
-		return rc;
-	return PQntuples(r) == 1 ? TG_OK : TG_ENOTFOUND;
+	return db_exec_row(db, a, &auth_stmts, AUTH_SESSION_REVOKE, 4, p, NULL);
 }
 
 int session_revoke_all(struct db *db, struct arena *a, const char *user_id, const struct account_client *cl)

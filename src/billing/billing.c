@@ -83,11 +83,9 @@ int billing_customer(struct db *db, struct arena *a, const char *user_id, const 
 {
 	const char *p[] = {user_id};
 	PGresult *r;
-	int rc = db_exec(db, a, &billing_stmts, B_CUSTOMER_GET, 1, p, &r);
+	int rc = db_exec_row(db, a, &billing_stmts, B_CUSTOMER_GET, 1, p, &r);
 	if (rc != TG_OK)
 		return rc;
-	if (PQntuples(r) != 1)
-		return TG_ENOTFOUND;
 	*customer_id = db_value(r, 0, 0);
 	return TG_OK;
 }

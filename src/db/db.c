@@ -234,6 +234,25 @@ int db_exec(struct db *db, struct arena *a, const struct db_stmts *set, int id, 
 	return TG_OK;
 }
 
+int db_exec_row(struct db *db, struct arena *a, const struct db_stmts *set, int id, int nparams,
+		const char *const *params, PGresult **out)
+{
+	PGresult *r;
+	int rc = db_exec(db, a, set, id, nparams, params, &r);
+	if (rc != TG_OK)
+		return rc;
+	if (PQntuples(r) < 1) {
+		if (!a)
+			PQclear(r);
+		return TG_ENOTFOUND;
+	}
+	if (out)
+		*out = r;
+	else if (!a)
+		PQclear(r);
+	return TG_OK;
+}
+
 static int simple(struct db *db, const char *sql)
 {
 	PGresult *r = PQexec(db->conn, sql);

@@ -57,11 +57,7 @@ int notify_mark_read(struct db *db, struct arena *a, const char *user_id, const 
 	if (!account_uuid_valid(id))
 		return TG_ENOTFOUND;
 	const char *p[] = {id, user_id};
-	PGresult *r;
-	int rc = db_exec(db, a, &mail_stmts, NOTIFY_READ, 2, p, &r);
-	if (rc != TG_OK)
-		return rc;
-	return PQntuples(r) == 1 ? TG_OK : TG_ENOTFOUND;
+	return db_exec_row(db, a, &mail_stmts, NOTIFY_READ, 2, p, NULL);
 }
 
 int notify_mark_all_read(struct db *db, struct arena *a, const char *user_id)
