@@ -339,6 +339,7 @@ START_TEST(unknown_path_404)
 {
 	static const char *const paths[] = {
 		"/api/nope",
+		"/api",                     /* without its slash (was an HTML redirect) */
 		"/api/.env",                /* dotted paths under /api/ are the API's too (was HTML) */
 		"/api/.git/config",
 		"/api/",
