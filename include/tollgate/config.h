@@ -9,7 +9,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#define CONFIG_MAX_KEYS 96
+
 struct tg_config {
+	/* where the values came from, for error messages: the file and the line of each key
+	 * (0: default or environment) */
+	char *source_file;
+	int source_line[CONFIG_MAX_KEYS];
+
 	/* service */
 	char *environment;          /* development | production */
 	char *listen;               /* main pool FastCGI socket: path or host:port */

@@ -102,6 +102,7 @@ static const struct key keys[] = {
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
 
 struct errbuf {
 	char *buf;
@@ -278,6 +279,8 @@ static void load_file(struct tg_config *cfg, const char *path, struct errbuf *e)
 		const char *why = set_value(cfg, k, val, is_file);
 		if (why)
 			err_add(e, "%s:%d: %s: %s", path, lineno, name, why);
+		else
+			cfg->source_line[k - keys] = lineno;
 	}
 	free(line);
 	fclose(f);
@@ -299,6 +302,8 @@ static void load_env(struct tg_config *cfg, struct errbuf *e)
 			const char *why = set_value(cfg, &keys[i], val, file);
 			if (why)
 				err_add(e, "environment %s: %s", envname, why);
+			else
+				cfg->source_line[i] = 0;
 		}
 	}
 }
@@ -314,8 +319,10 @@ int config_load(struct tg_config *cfg, const char *path, char *err, size_t errle
 		if (why)
 			err_add(&e, "default %s: %s", keys[i].name, why);
 	}
-	if (path)
+	if (path) {
+		cfg->source_file = strdup(path);
 		load_file(cfg, path, &e);
+	}
 	load_env(cfg, &e);
 	return e.count ? TG_EINPUT : TG_OK;
 }
@@ -335,61 +342,79 @@ static bool is_hex(const char *s, size_t n)
 	return true;
 }
 
+/* "file:line: " where key was set, or "" for a default; "environment: " for a variable. */
+static const char *where(const struct tg_config *cfg, const char *key, char *buf, size_t len)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].name, key))
+			continue;
+		if (cfg->source_line[i] > 0 && cfg->source_file) {
+			snprintf(buf, len, "%s:%d: ", cfg->source_file, cfg->source_line[i]);
+			return buf;
+		}
+	}
+	buf[0] = '\0';
+	return buf;
+}
+
 int config_validate(const struct tg_config *cfg, char *err, size_t errlen)
 {
+	char at[512];
 	struct errbuf e = {err, errlen, 0, 0};
 	if (err && errlen)
 		err[0] = '\0';
 	bool prod = config_is_production(cfg);
 	if (strcmp(cfg->environment, "production") && strcmp(cfg->environment, "development") &&
 	    strcmp(cfg->environment, "test"))
-		err_add(&e, "environment: must be production, development or test");
+		err_add(&e, "%senvironment: must be production, development or test", where(cfg, "environment", at, sizeof(at)));
 	enum log_level lvl;
 	if (log_parse_level(cfg->log_level, &lvl) != 0)
-		err_add(&e, "log_level: must be debug, info, warn or error");
+		err_add(&e, "%slog_level: must be debug, info, warn or error", where(cfg, "log_level", at, sizeof(at)));
 	if (strlen(cfg->jwt_secret) < 32)
-		err_add(&e, "jwt_secret: missing or shorter than 32 bytes (set jwt_secret_file)");
+		err_add(&e, "%sjwt_secret: missing or shorter than 32 bytes (set jwt_secret_file)", where(cfg, "jwt_secret", at, sizeof(at)));
 	if (!*cfg->listen || !*cfg->password_listen)
-		err_add(&e, "listen/password_listen: must not be empty");
+		err_add(&e, "%slisten/password_listen: must not be empty", where(cfg, "listen", at, sizeof(at)));
 	else if (!strcmp(cfg->listen, cfg->password_listen))
-		err_add(&e, "password_listen: must differ from listen");
+		err_add(&e, "%spassword_listen: must differ from listen", where(cfg, "password_listen", at, sizeof(at)));
 	if (strncmp(cfg->public_origin, "https://", 8) && strncmp(cfg->public_origin, "http://", 7))
-		err_add(&e, "public_origin: must be an http(s) origin");
+		err_add(&e, "%spublic_origin: must be an http(s) origin", where(cfg, "public_origin", at, sizeof(at)));
 	size_t pl = strlen(cfg->public_origin);
 	if (pl && cfg->public_origin[pl - 1] == '/')
-		err_add(&e, "public_origin: must not end with '/'");
+		err_add(&e, "%spublic_origin: must not end with '/'", where(cfg, "public_origin", at, sizeof(at)));
 	if (strcmp(cfg->mail_transport, "file") && strcmp(cfg->mail_transport, "smtp") &&
 	    strcmp(cfg->mail_transport, "off"))
-		err_add(&e, "mail_transport: must be file, smtp or off");
+		err_add(&e, "%smail_transport: must be file, smtp or off", where(cfg, "mail_transport", at, sizeof(at)));
 	if (strcmp(cfg->smtp_starttls, "required") && strcmp(cfg->smtp_starttls, "optional") &&
 	    strcmp(cfg->smtp_starttls, "off"))
-		err_add(&e, "smtp_starttls: must be required, optional or off");
+		err_add(&e, "%ssmtp_starttls: must be required, optional or off", where(cfg, "smtp_starttls", at, sizeof(at)));
 	if (strncmp(cfg->smtp_url, "smtp://", 7) && strncmp(cfg->smtp_url, "smtps://", 8))
-		err_add(&e, "smtp_url: must start with smtp:// or smtps://");
+		err_add(&e, "%ssmtp_url: must start with smtp:// or smtps://", where(cfg, "smtp_url", at, sizeof(at)));
 	if (*cfg->litellm_encryption_key && !is_hex(cfg->litellm_encryption_key, 64))
-		err_add(&e, "litellm_encryption_key: must be 64 hex characters (32 bytes)");
+		err_add(&e, "%slitellm_encryption_key: must be 64 hex characters (32 bytes)", where(cfg, "litellm_encryption_key", at, sizeof(at)));
 	if (prod) {
 		if (strncmp(cfg->public_origin, "https://", 8))
-			err_add(&e, "public_origin: production requires https://");
+			err_add(&e, "%spublic_origin: production requires https://", where(cfg, "public_origin", at, sizeof(at)));
 		if (strchr(cfg->cors_origins, '*'))
-			err_add(&e, "cors_origins: production refuses a wildcard origin");
+			err_add(&e, "%scors_origins: production refuses a wildcard origin", where(cfg, "cors_origins", at, sizeof(at)));
 		if (cfg->bcrypt_cost < 10)
-			err_add(&e, "bcrypt_cost: production requires at least 10");
+			err_add(&e, "%sbcrypt_cost: production requires at least 10", where(cfg, "bcrypt_cost", at, sizeof(at)));
 		if (!strcmp(cfg->mail_transport, "file"))
-			err_add(&e, "mail_transport: production requires smtp (or off)");
+			err_add(&e, "%smail_transport: production requires smtp (or off)", where(cfg, "mail_transport", at, sizeof(at)));
 		if (!strcmp(cfg->mail_transport, "smtp") && !strcmp(cfg->smtp_starttls, "off") &&
 		    strncmp(cfg->smtp_url, "smtps://", 8))
-			err_add(&e, "smtp_starttls: production refuses plaintext SMTP");
+			err_add(&e, "%ssmtp_starttls: production refuses plaintext SMTP", where(cfg, "smtp_starttls", at, sizeof(at)));
 		if (*cfg->stripe_secret_key && !*cfg->stripe_webhook_secrets)
-			err_add(&e, "stripe_webhook_secrets: required when stripe_secret_key is set");
+			err_add(&e, "%sstripe_webhook_secrets: required when stripe_secret_key is set", where(cfg, "stripe_webhook_secrets", at, sizeof(at)));
 		if (*cfg->litellm_master_key && !*cfg->litellm_encryption_key)
-			err_add(&e, "litellm_encryption_key: required when litellm_master_key is set");
+			err_add(&e, "%slitellm_encryption_key: required when litellm_master_key is set", where(cfg, "litellm_encryption_key", at, sizeof(at)));
 	}
 	return e.count ? TG_EINPUT : TG_OK;
 }
 
 void config_free(struct tg_config *cfg)
 {
+	free(cfg->source_file);
+	cfg->source_file = NULL;
 	char *base = (char *)cfg;
 	for (size_t i = 0; i < NKEYS; i++)
 		if (keys[i].type == K_STR || keys[i].secret) {

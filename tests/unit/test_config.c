@@ -586,6 +586,31 @@ START_TEST(test_origin_allowed)
 }
 END_TEST
 
+/* A rule that spans keys (production's) still says which line set the offending value; a value
+ * from a default or the environment has no line to name. */
+START_TEST(test_validate_names_the_line)
+{
+	ck_assert_int_eq(load_text("# production\n"
+				   "environment = production\n"
+				   "\n"
+				   "public_origin = http://example.com\n"
+				   "cors_origins = *\n"),
+			 TG_OK);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), TG_EINPUT);
+	assert_err_at(4, "public_origin: production requires https://");
+	assert_err_at(5, "cors_origins: production refuses a wildcard origin");
+	ck_assert_msg(strstr(err, "jwt_secret: missing") && !strstr(err, ":0:"), "%s", err);
+	config_free(&cfg);
+	setenv("TOLLGATE_PUBLIC_ORIGIN", "http://from-env.example", 1);
+	ck_assert_int_eq(load_text("environment = production\npublic_origin = https://example.com\n"), TG_OK);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), TG_EINPUT);
+	char at2[400];
+	snprintf(at2, sizeof(at2), "%s:2:", path);
+	ck_assert_msg(strstr(err, "public_origin: production requires https://") && !strstr(err, at2),
+		      "an environment value is not the file's line 2: %s", err);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -645,6 +670,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_validate_development_is_lenient);
 	tcase_add_test(tc, test_validate_enums_and_shapes);
 	tcase_add_test(tc, test_origin_allowed);
+	tcase_add_test(tc, test_validate_names_the_line);
 	suite_add_tcase(s, tc);
 	return s;
 }
