@@ -43,6 +43,10 @@ int mail_queue_welcome(struct db *db, struct arena *a, const struct tg_config *c
 /* The variables every template gets: app_name, origin, name (or the email), email. Caller owns. */
 json_object *mail_vars(const struct tg_config *cfg, const struct account_user *u);
 
+/* Deletes every outbox row of user_id (pending ones are not sent; sent ones hold the address):
+ * part of deleting an account. */
+int mail_forget_user(struct db *db, struct arena *a, const char *user_id);
+
 /* --- templates (template.c) --- */
 /* Replaces {{name}} with vars' string/number values; html_escape escapes them for HTML.
  * Unknown names become "". Returns an arena string or NULL. */

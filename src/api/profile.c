@@ -132,6 +132,8 @@ HANDLER(api_delete_account)
 		return api_fail(res, req, rc);
 	rc = litellm_queue_delete(app->db, req->arena, req->user_id);
 	if (rc == TG_OK)
+		rc = mail_forget_user(app->db, req->arena, req->user_id);
+	if (rc == TG_OK)
 		rc = account_delete(app->db, req->arena, req->user_id, &cl);
 	rc = db_finish(app->db, rc == TG_ENOTFOUND ? TG_OK : rc); /* already gone: done */
 	if (rc != TG_OK)

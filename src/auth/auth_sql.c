@@ -127,7 +127,8 @@ static const char *const sql[AUTH_STMT__COUNT] = {
 
 	/* $1 user $2 ip. The audit entry keeps a hash of the email, not the address. */
 	[AUTH_DELETE_USER] =
-		"WITH d AS (DELETE FROM users WHERE id = $1 RETURNING id, email)"
+		"WITH d AS (DELETE FROM users WHERE id = $1 RETURNING id, email),"
+		" t AS (DELETE FROM login_throttle WHERE email = (SELECT email FROM d))"
 		" INSERT INTO audit_log (actor_id, action, target_type, target_id, ip, detail)"
 		" SELECT id, 'user.deleted', 'user', id::text, $2,"
 		"   jsonb_build_object('email_sha256', encode(sha256(convert_to(email, 'UTF8')), 'hex')) FROM d"

@@ -27,6 +27,8 @@ static const char *const sql[MAIL_STMT__COUNT] = {
 		"UPDATE email_outbox SET status = 'failed', attempts = attempts + 1, last_error = $2, vars = '{}'"
 		" WHERE id = $1",
 
+	[MAIL_FORGET_USER] = "DELETE FROM email_outbox WHERE user_id = $1",
+
 	/* $1 user $2 kind $3 title $4 body $5 link */
 	[NOTIFY_CREATE] =
 		"INSERT INTO notifications (user_id, kind, title, body, link) VALUES ($1, $2, $3, $4, $5)",

@@ -32,6 +32,12 @@ int mail_enqueue(struct db *db, struct arena *a, const char *kind, const char *t
 	return db_exec(db, a, &mail_stmts, MAIL_ENQUEUE, 5, p, NULL);
 }
 
+int mail_forget_user(struct db *db, struct arena *a, const char *user_id)
+{
+	const char *p[] = {user_id};
+	return db_exec(db, a, &mail_stmts, MAIL_FORGET_USER, 1, p, NULL);
+}
+
 static void json_put_cb(void *p)
 {
 	json_object_put(p);

@@ -2332,6 +2332,8 @@ START_TEST(profile_delete_account)
 	it_expect(r, 204, NULL);
 	expect_request_id(r);
 	it_free(r);
+	/* its throttle row went with it (a later login for the address starts a new one) */
+	ck_assert_int_eq(sql_long("SELECT count(*) FROM login_throttle WHERE email = '%s'", u.email), 0);
 	/* everything is revoked */
 	ck_assert_int_eq(me_status(u.access), 401);
 	ck_assert_int_eq(me_status(s2.access), 401);
@@ -2343,6 +2345,8 @@ START_TEST(profile_delete_account)
 	/* the user and what they own are gone; the audit entry remains */
 	ck_assert_int_eq(sql_long("SELECT count(*) FROM users WHERE id = '%s'", u.id), 0);
 	ck_assert_int_eq(sql_long("SELECT count(*) FROM sessions WHERE user_id = '%s'", u.id), 0);
+	/* nothing of the account is left to send or to read in the outbox */
+	ck_assert_int_eq(sql_long("SELECT count(*) FROM email_outbox WHERE to_address = '%s'", u.email), 0);
 	ck_assert_int_eq(audit_count("user.deleted", "target_id", u.id), 1);
 	ck_assert_int_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'user.deleted' AND target_id = '%s'"
 				  " AND actor_id = '%s' AND ip <> '' AND at > now() - interval '5 minutes'",
