@@ -2,6 +2,7 @@
 #include "itest.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,6 +373,29 @@ const char *it_sql(const char *fmt, ...)
 	const char *out = capture(cmd);
 	unlink(path);
 	return out;
+}
+
+void it_sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+long long it_sql_long(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *q = vformat(fmt, ap);
+	va_end(ap);
+	ck_assert_ptr_nonnull(q);
+	const char *out = it_sql("%s", q);
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(out, &end, 10);
+	ck_assert_msg(*out && end && *end == '\0' && !errno, "SQL %s: expected a number, got '%s'", q, out);
+	free(q);
+	return v;
 }
 
 int it_run_suite(Suite *s)

@@ -82,6 +82,11 @@ const char *it_sh_out(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 /* Runs one SQL statement against the stack's database; returns trimmed output (static). */
 const char *it_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Sleeps ms milliseconds (through signals). */
+void it_sleep_ms(long ms);
+/* Runs one SQL statement returning one number; fails the test when it does not. */
+long long it_sql_long(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Runs suite with Check, prints results, returns an exit code. */
 int it_run_suite(Suite *s);
 

@@ -295,24 +295,6 @@ static const char *obj_str(json_object *o, const char *key)
 	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
-/* One SQL value as a number; fails the test when the output is not one. */
-static long sql_long(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static long sql_long(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *q = NULL;
-	ck_assert_int_ge(vasprintf(&q, fmt, ap), 0);
-	va_end(ap);
-	const char *out = it_sql("%s", q);
-	char *end;
-	errno = 0;
-	long v = strtol(out, &end, 10);
-	ck_assert_msg(out[0] && !*end && !errno, "SQL %s: unexpected output '%s'", q, out);
-	free(q);
-	return v;
-}
-
 static void sql_exec(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sql_exec(const char *fmt, ...)
 {
@@ -723,7 +705,7 @@ static json_object *find_session(json_object *items, const char *id);
 
 static long audit_count(const char *action, const char *column, const char *value)
 {
-	return sql_long("SELECT count(*) FROM audit_log WHERE action = '%s' AND %s = '%s'", action, column, value);
+	return it_sql_long("SELECT count(*) FROM audit_log WHERE action = '%s' AND %s = '%s'", action, column, value);
 }
 
 /* A unique, well-formed address of exactly len characters (labels of at most 41 characters). */
@@ -823,7 +805,7 @@ START_TEST(register_normalizes_email)
 	struct it_resp *r = register_raw(messy, "Correct-Horse-9", "body");
 	free(expect_token_response(r, 201, true, lower));
 	it_free(r);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM users WHERE email = '%s'", lower), 1);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM users WHERE email = '%s'", lower), 1);
 
 	/* a duplicate in any case → 409 email_taken */
 	snprintf(upper, sizeof(upper), "%s", lower);
@@ -839,7 +821,7 @@ START_TEST(register_normalizes_email)
 	r = login_raw(upper, "Correct-Horse-9", "body", NULL);
 	free(expect_token_response(r, 200, true, lower));
 	it_free(r);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM users WHERE lower(email) = '%s'", lower), 1);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM users WHERE lower(email) = '%s'", lower), 1);
 }
 END_TEST
 
@@ -921,7 +903,7 @@ START_TEST(register_validation)
 		it_free(r);
 	}
 	/* none of them created the account */
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM users WHERE email = '%s'", email), 0);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM users WHERE email = '%s'", email), 0);
 }
 END_TEST
 
@@ -975,7 +957,7 @@ START_TEST(register_closed)
 	free(upd);
 	expect_problem(r, 403, "registration_closed");
 	it_free(r);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM users WHERE email = '%s'", email), 0);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM users WHERE email = '%s'", email), 0);
 	/* open again: works */
 	r = register_raw(email, "Correct-Horse-9", "body");
 	free(expect_token_response(r, 201, true, email));
@@ -1091,8 +1073,8 @@ START_TEST(register_concurrent_same_email)
 	}
 	pthread_barrier_destroy(&barrier);
 	ck_assert_msg(created == 1 && taken == N - 1, "%d x 201, %d x 409 email_taken of %d", created, taken, N);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM users WHERE email = '%s'", email), 1);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = '%s'",
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM users WHERE email = '%s'", email), 1);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = '%s'",
 				  email),
 			 1);
 }
@@ -1692,9 +1674,9 @@ START_TEST(refresh_rotation_body)
 	/* stored only as a SHA-256 hash */
 	char hex[65];
 	sha256_hex(r1, hex);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM refresh_tokens WHERE token_hash = '%s' AND session_id = '%s'", hex, sid),
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM refresh_tokens WHERE token_hash = '%s' AND session_id = '%s'", hex, sid),
 			 1);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM refresh_tokens WHERE token_hash = '%s' OR token_hash = '%s'", r1,
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM refresh_tokens WHERE token_hash = '%s' OR token_hash = '%s'", r1,
 				  u.refresh),
 			 0);
 	/* the new one rotates too, into yet another token */
@@ -1767,7 +1749,7 @@ START_TEST(refresh_reuse_detection)
 	ck_assert_int_eq(me_status(other.access), 200);
 	ck_assert_int_eq(refresh_status(other.refresh), 200);
 	ck_assert_int_eq(me_status(bystander.access), 200);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM sessions WHERE user_id = '%s' AND revoked_at IS NULL", u.id), 1);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM sessions WHERE user_id = '%s' AND revoked_at IS NULL", u.id), 1);
 	free(r1);
 	free(r2);
 	free(r3);
@@ -1973,7 +1955,7 @@ START_TEST(logout_all)
 		ck_assert_int_eq(me_status(accesses[i]), 401);
 		ck_assert_int_eq(refresh_status(refreshes[i]), 401);
 	}
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM sessions WHERE user_id = '%s' AND revoked_at IS NULL", u.id), 0);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM sessions WHERE user_id = '%s' AND revoked_at IS NULL", u.id), 0);
 	/* other users are unaffected */
 	ck_assert_int_eq(me_status(other.access), 200);
 	ck_assert_int_eq(refresh_status(other.refresh), 200);
@@ -2333,7 +2315,7 @@ START_TEST(profile_delete_account)
 	expect_request_id(r);
 	it_free(r);
 	/* its throttle row went with it (a later login for the address starts a new one) */
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM login_throttle WHERE email = '%s'", u.email), 0);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM login_throttle WHERE email = '%s'", u.email), 0);
 	/* everything is revoked */
 	ck_assert_int_eq(me_status(u.access), 401);
 	ck_assert_int_eq(me_status(s2.access), 401);
@@ -2343,17 +2325,17 @@ START_TEST(profile_delete_account)
 	expect_problem(r, 401, "invalid_credentials");
 	it_free(r);
 	/* the user and what they own are gone; the audit entry remains */
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM users WHERE id = '%s'", u.id), 0);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM sessions WHERE user_id = '%s'", u.id), 0);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM users WHERE id = '%s'", u.id), 0);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM sessions WHERE user_id = '%s'", u.id), 0);
 	/* nothing of the account is left to send or to read in the outbox */
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM email_outbox WHERE to_address = '%s'", u.email), 0);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM email_outbox WHERE to_address = '%s'", u.email), 0);
 	ck_assert_int_eq(audit_count("user.deleted", "target_id", u.id), 1);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'user.deleted' AND target_id = '%s'"
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM audit_log WHERE action = 'user.deleted' AND target_id = '%s'"
 				  " AND actor_id = '%s' AND ip <> '' AND at > now() - interval '5 minutes'",
 				  u.id, u.id),
 			 1);
 	/* the deleted user's email is not kept in clear in the entry */
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'user.deleted' AND target_id = '%s'"
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM audit_log WHERE action = 'user.deleted' AND target_id = '%s'"
 				  " AND detail::text LIKE '%%%s%%'",
 				  u.id, u.email),
 			 0);
@@ -2384,7 +2366,7 @@ START_TEST(audit_trail)
 	r = it_post("/api/auth/logout", NULL, body);
 	it_expect(r, 204, NULL);
 	it_free(r);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'user.logout' AND actor_id = '%s'", u.id), 1);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM audit_log WHERE action = 'user.logout' AND actor_id = '%s'", u.id), 1);
 	struct sess s3;
 	login_session(&u, NULL, &s3);
 	char path[128];
@@ -2398,12 +2380,12 @@ START_TEST(audit_trail)
 	it_free(r);
 	ck_assert_int_eq(audit_count("user.password_changed", "target_id", u.id), 1);
 	/* every entry of this user records an IP and a time */
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM audit_log WHERE (actor_id = '%s' OR target_id = '%s')"
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM audit_log WHERE (actor_id = '%s' OR target_id = '%s')"
 				  " AND (ip = '' OR at IS NULL)",
 				  u.id, u.id),
 			 0);
 	/* passwords never reach the audit log */
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM audit_log WHERE detail::text LIKE '%%%s%%'", u.password), 0);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM audit_log WHERE detail::text LIKE '%%%s%%'", u.password), 0);
 }
 END_TEST
 

@@ -68,13 +68,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 static const char *env_need(const char *name)
 {
 	const char *v = getenv(name);
@@ -114,24 +107,6 @@ static void copy_to(char *dst, size_t cap, const char *src)
 	ck_assert_msg(src != NULL, "expected a value, got NULL");
 	ck_assert_msg(strlen(src) < cap, "value too long: %s", src);
 	memcpy(dst, src, strlen(src) + 1);
-}
-
-/* it_sql with the result parsed as an integer (asserting it is one). */
-static long long sql_long(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static long long sql_long(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *q = NULL;
-	int n = vasprintf(&q, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	const char *out = it_sql("%s", q);
-	char *end = NULL;
-	long long v = strtoll(out, &end, 10);
-	ck_assert_msg(*out && end && *end == '\0', "SQL %s: expected a number, got '%s'", q, out);
-	free(q);
-	return v;
 }
 
 /* it_sql into a caller-owned copy. */
@@ -465,7 +440,7 @@ static void post_event_expect(json_object *ev, bool duplicate)
 
 static long long stored_count(const char *event_id)
 {
-	return sql_long("SELECT count(*) FROM stripe_events WHERE id = '%s'", event_id);
+	return it_sql_long("SELECT count(*) FROM stripe_events WHERE id = '%s'", event_id);
 }
 
 /* ------------------------------------------------------------------ billing flows */
@@ -602,7 +577,7 @@ static json_object *wait_key(const char *user_id, bool want_blocked)
 		if (now_ms() > deadline)
 			break;
 		json_object_put(k);
-		sleep_ms(200);
+		it_sleep_ms(200);
 	}
 	ck_assert_msg(0, "no %s LiteLLM key for user %s within %d ms (last: %s)", want_blocked ? "blocked" : "live",
 		      user_id, KEY_WAIT_MS, k ? json_object_to_json_string(k) : "none");
@@ -920,7 +895,7 @@ START_TEST(second_checkout_expires_the_first)
 	it_free(r);
 	complete_session(&p, true);
 	expect_sub(&p.u, "enterprise", "active");
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM subscriptions WHERE user_id = '%s'", p.u.id), 1);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM subscriptions WHERE user_id = '%s'", p.u.id), 1);
 }
 END_TEST
 
@@ -947,7 +922,7 @@ START_TEST(checkout_validation)
 		it_free(r);
 	}
 	/* no customer was created at Stripe for any of these */
-	long long n = sql_long("SELECT count(*) FROM stripe_customers WHERE user_id = '%s'", u.id);
+	long long n = it_sql_long("SELECT count(*) FROM stripe_customers WHERE user_id = '%s'", u.id);
 	ck_assert_int_eq(n, 0);
 
 	struct it_resp *r = it_post("/api/billing/checkout", u.access, "{\"plan\":");
@@ -1052,7 +1027,7 @@ static void parallel_checkouts(const struct it_user *u, bool hold_inserts, long 
 		      " SELECT pg_sleep(1); COMMIT;' >/dev/null 2>&1 &)",
 		      it_stack_dir());
 		int64_t deadline = now_ms() + 5000;
-		while (sql_long("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE"
+		while (it_sql_long("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE"
 				" c.relname = 'stripe_customers' AND l.mode = 'ShareRowExclusiveLock' AND l.granted") == 0)
 			ck_assert_msg(now_ms() < deadline, "the lock session did not start");
 	}
@@ -1073,7 +1048,7 @@ static void expect_one_customer(const struct it_user *u)
 {
 	/* exactly one customer object for this user, at Stripe and in the database */
 	ck_assert_int_eq(customers_with_email(u->email), 1);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM stripe_customers WHERE user_id = '%s'", u->id), 1);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM stripe_customers WHERE user_id = '%s'", u->id), 1);
 }
 
 static void expect_all_200(const long st[RACERS], const char *what)
@@ -1239,7 +1214,7 @@ START_TEST(stripe_down_503)
 	}
 	ck_assert_int_eq(n, 3);
 	json_object_put(reqs);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM stripe_customers WHERE user_id = '%s'", u.id), 0);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM stripe_customers WHERE user_id = '%s'", u.id), 0);
 	/* Stripe back: the same user checks out */
 	standins_normal();
 	char sid[128];
@@ -1358,8 +1333,8 @@ START_TEST(duplicates_and_shuffled)
 		free(row);
 	}
 	expect_sub(&p.u, "pro", "active");
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM invoices WHERE user_id = '%s'", p.u.id), 1);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM subscriptions WHERE user_id = '%s'", p.u.id), 1);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM invoices WHERE user_id = '%s'", p.u.id), 1);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM subscriptions WHERE user_id = '%s'", p.u.id), 1);
 }
 END_TEST
 
@@ -1385,7 +1360,7 @@ START_TEST(parallel_same_event_applied_once)
 	struct paid p;
 	subscribe(&p, "bill-par");
 	json_object *sub = stripe_object(xprintf("/v1/subscriptions/%s", p.subscription));
-	long long last = sql_long("SELECT last_event_created FROM subscriptions WHERE stripe_subscription_id = '%s'",
+	long long last = it_sql_long("SELECT last_event_created FROM subscriptions WHERE stripe_subscription_id = '%s'",
 				  p.subscription);
 	json_object_object_add(sub, "cancel_at_period_end", json_object_new_boolean(1));
 	char id[64];
@@ -1460,7 +1435,7 @@ START_TEST(older_event_never_rolls_back)
 	struct paid p;
 	subscribe(&p, "bill-old");
 	char *path = xprintf("/v1/subscriptions/%s", p.subscription);
-	long long last = sql_long("SELECT last_event_created FROM subscriptions WHERE stripe_subscription_id = '%s'",
+	long long last = it_sql_long("SELECT last_event_created FROM subscriptions WHERE stripe_subscription_id = '%s'",
 				  p.subscription);
 	ck_assert_int_gt(last, 0);
 
@@ -1516,7 +1491,7 @@ START_TEST(older_event_never_rolls_back)
 	post_event_expect(ev, false);
 	json_object_put(ev);
 	expect_sub(&p.u, "free", "canceled");
-	ck_assert_int_eq(sql_long("SELECT last_event_created FROM subscriptions WHERE stripe_subscription_id = '%s'",
+	ck_assert_int_eq(it_sql_long("SELECT last_event_created FROM subscriptions WHERE stripe_subscription_id = '%s'",
 				  p.subscription),
 			 last + 10);
 	free(path);
@@ -1642,7 +1617,7 @@ START_TEST(payment_failed_grace_then_free)
 	/* the email, through the outbox to the SMTP server */
 	int64_t deadline = now_ms() + MAIL_WAIT_MS;
 	while (!mail_to_exists(p.u.email, "payment failed") && now_ms() < deadline)
-		sleep_ms(200);
+		it_sleep_ms(200);
 	ck_assert_msg(mail_to_exists(p.u.email, "payment failed"), "no payment_failed email to %s in %s within %d ms",
 		      p.u.email, getenv("TG_MAIL_DIR"), MAIL_WAIT_MS);
 
@@ -1755,7 +1730,7 @@ START_TEST(plan_change_updates_key)
 			break;
 		}
 		it_free(r);
-		sleep_ms(200);
+		it_sleep_ms(200);
 	}
 	expect_me_plan(&p.u, "enterprise");
 	/* the same key, now with the enterprise parameters */
@@ -1768,7 +1743,7 @@ START_TEST(plan_change_updates_key)
 		ck_assert_msg(now_ms() < deadline, "the key was not updated to the enterprise limits: %s",
 			      k ? json_object_to_json_string(k) : "none");
 		json_object_put(k);
-		sleep_ms(200);
+		it_sleep_ms(200);
 	}
 	ck_assert_str_eq(jstr(k, "token"), token);
 	ck_assert_int_eq(json_object_get_int64(jget(k, "rpm_limit")), 600);
@@ -1792,7 +1767,7 @@ START_TEST(litellm_down_billing_still_works)
 	subscribe(&p, "bill-lldown");
 	expect_sub(&p.u, "pro", "active");
 	expect_me_plan(&p.u, "pro");
-	sleep_ms(1500); /* the jobs worker has tried the key at least once */
+	it_sleep_ms(1500); /* the jobs worker has tried the key at least once */
 	ck_assert_msg(litellm_key(p.u.id, NULL) == NULL, "no key can exist while LiteLLM is down");
 
 	/* the key work waiting for LiteLLM must not hold up the other background jobs */
@@ -1806,7 +1781,7 @@ START_TEST(litellm_down_billing_still_works)
 	int64_t deadline = now_ms() + MAIL_WAIT_MS;
 	bool mailed;
 	while (!(mailed = mail_to_exists(v.email, "Reset your")) && now_ms() < deadline)
-		sleep_ms(250);
+		it_sleep_ms(250);
 
 	/* LiteLLM back: the key is made */
 	r = litellm_ctl("POST", "down", "{\"down\": false}");
@@ -1838,7 +1813,7 @@ static void wait_refunded(const struct it_user *u, const char *inv, long long wa
 	int64_t deadline = now_ms() + EVENT_WAIT_MS;
 	long long v;
 	while ((v = invoice_refunded(u, inv)) != want && now_ms() < deadline)
-		sleep_ms(200);
+		it_sleep_ms(200);
 	ck_assert_msg(v == want, "invoice %s: amount_refunded %lld expected, got %lld", inv, want, v);
 }
 
@@ -1855,7 +1830,7 @@ START_TEST(refund_updates_invoice)
 	refund(p.charge, 0); /* the rest */
 	wait_refunded(&p.u, p.invoice, 1900);
 	/* every charge.refunded event for this charge was applied */
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM stripe_events WHERE type = 'charge.refunded' AND"
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM stripe_events WHERE type = 'charge.refunded' AND"
 				  " payload->'data'->'object'->>'id' = '%s' AND processed_at IS NOT NULL",
 				  p.charge),
 			 2);
@@ -2012,7 +1987,7 @@ START_TEST(unknown_customer_applied_later)
 				" || ' ' || attempts || ' ' || (next_attempt_at > now()) FROM stripe_events WHERE id = '%s'",
 				id),
 			 "true true 1 true");
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM subscriptions WHERE stripe_subscription_id = 'sub_ghost%s'", tok), 0);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM subscriptions WHERE stripe_subscription_id = 'sub_ghost%s'", tok), 0);
 	/* a duplicate of a stored-but-unapplied event is still a duplicate */
 	post_event_expect(ev, true);
 	json_object_put(ev);
@@ -2023,7 +1998,7 @@ START_TEST(unknown_customer_applied_later)
 	int64_t deadline = now_ms() + EVENT_WAIT_MS;
 	while (strcmp(it_sql("SELECT processed_at IS NOT NULL FROM stripe_events WHERE id = '%s'", id), "t") &&
 	       now_ms() < deadline)
-		sleep_ms(200);
+		it_sleep_ms(200);
 	ck_assert_str_eq(it_sql("SELECT (processed_at IS NOT NULL) || ' ' || coalesce(last_error, '-') || ' ' || attempts"
 				" FROM stripe_events WHERE id = '%s'",
 				id),
@@ -2163,10 +2138,10 @@ START_TEST(delete_account_cancels_and_deletes_key)
 			break;
 		json_object_put(k);
 		ck_assert_msg(now_ms() < deadline, "the LiteLLM key of the deleted user still exists after %d ms", KEY_WAIT_MS);
-		sleep_ms(200);
+		it_sleep_ms(200);
 	}
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM litellm_keys WHERE user_id = '%s'", p.u.id), 0);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM subscriptions WHERE user_id = '%s'", p.u.id), 0);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM litellm_keys WHERE user_id = '%s'", p.u.id), 0);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM subscriptions WHERE user_id = '%s'", p.u.id), 0);
 	stripe_drain();
 }
 END_TEST
@@ -2237,7 +2212,7 @@ static void rotation_teardown(void)
 		if (system(cmd) != 0)
 			fprintf(stderr, "test_billing: could not restore %s\n", conf);
 		free(cmd);
-		sleep_ms(1000);
+		it_sleep_ms(1000);
 	}
 	standins_normal();
 }
@@ -2264,7 +2239,7 @@ static void wait_status_with(const char *secret, long want)
 	int64_t deadline = now_ms() + 15000;
 	long st;
 	while ((st = post_fresh_signed_with(secret)) != want && now_ms() < deadline)
-		sleep_ms(250);
+		it_sleep_ms(250);
 	ck_assert_msg(st == want, "an event signed with the %s secret: %ld expected, got %ld",
 		      strcmp(secret, webhook_secret()) ? "rotated" : "current", want, st);
 }

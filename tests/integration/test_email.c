@@ -53,13 +53,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 static char *xstrndup(const char *s, size_t n)
 {
 	char *p = malloc(n + 1);
@@ -67,24 +60,6 @@ static char *xstrndup(const char *s, size_t n)
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
-}
-
-/* it_sql with the result parsed as an integer (asserting it is one). */
-static long sql_long(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static long sql_long(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *q = NULL;
-	int n = vasprintf(&q, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	const char *out = it_sql("%s", q);
-	char *end = NULL;
-	long v = strtol(out, &end, 10);
-	ck_assert_msg(*out && end && *end == '\0', "SQL %s: expected a number, got '%s'", q, out);
-	free(q);
-	return v;
 }
 
 static const char *mail_dir(void)
@@ -930,7 +905,7 @@ static void mail_wait(const char *addr, const char *subj, int want, int timeout_
 		if (now_ms() >= deadline)
 			break;
 		mails_free(out);
-		sleep_ms(100);
+		it_sleep_ms(100);
 	}
 	int got = out->n;
 	mails_free(out);
@@ -990,7 +965,7 @@ static void wait_token(const char *addr, const char *subj, int want, const char 
 /* Asserts that no message to addr with subj arrives within ms (and that exactly `have` exist). */
 static void mail_expect_count_after(const char *addr, const char *subj, int have, int ms)
 {
-	sleep_ms(ms);
+	it_sleep_ms(ms);
 	int n = mailbox_count(addr, subj);
 	ck_assert_msg(n == have, "expected exactly %d email(s) '%s' to %s, found %d; outbox:\n%s", have, subj ? subj : "*",
 		      addr, n, outbox_state(addr));
@@ -1084,9 +1059,9 @@ START_TEST(verify_email_then_welcome)
 	ck_assert_msg(strstr(m->text, u.email) != NULL, "the verification text does not name the address");
 	mail_free(m);
 	/* stored as SHA-256 only */
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM auth_tokens WHERE token_hash = encode(sha256(convert_to('%s','UTF8')),'hex')"
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM auth_tokens WHERE token_hash = encode(sha256(convert_to('%s','UTF8')),'hex')"
 				  " AND kind = 'verify' AND used_at IS NULL", tok), 1);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM auth_tokens WHERE token_hash = '%s'", tok), 0);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM auth_tokens WHERE token_hash = '%s'", tok), 0);
 
 	struct it_resp *r = verify(tok);
 	it_expect(r, 200, NULL);
@@ -1192,7 +1167,7 @@ START_TEST(welcome_not_emailed_when_product_updates_off)
 	expect_bool(r, "email_verified", true);
 	it_free(r);
 	/* queued (or not) in the verification's transaction: nothing in the outbox, nothing arrives */
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM email_outbox WHERE to_address = '%s' AND kind = 'welcome'", u.email), 0);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM email_outbox WHERE to_address = '%s' AND kind = 'welcome'", u.email), 0);
 	mail_expect_count_after(u.email, SUBJ_WELCOME, 0, 2000);
 	/* the in-app notification exists anyway */
 	ck_assert_int_eq(notification_count(u.access, "welcome"), 1);
@@ -1240,7 +1215,7 @@ START_TEST(reset_password_flow)
 	char tok[128];
 	mail_link_token(m, "/reset-password", tok, sizeof(tok));
 	mail_free(m);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM auth_tokens WHERE token_hash = encode(sha256(convert_to('%s','UTF8')),'hex')"
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM auth_tokens WHERE token_hash = encode(sha256(convert_to('%s','UTF8')),'hex')"
 				  " AND kind = 'reset' AND expires_at BETWEEN now() + interval '55 minutes' AND now() + interval '61 minutes'",
 				  tok),
 			 1);
@@ -1485,10 +1460,10 @@ START_TEST(forgot_unknown_vs_known)
 	mail_wait(u.email, SUBJ_RESET, 1 + SAMPLES, MAIL_WAIT_MS, &ms);
 	mails_free(&ms);
 	int64_t deadline = now_ms() + 10000;
-	while (sql_long("SELECT count(*) FROM jobs WHERE payload->>'email' = '%s'", unknown) > 0 && now_ms() < deadline)
-		sleep_ms(100);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM jobs WHERE payload->>'email' = '%s'", unknown), 0);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM email_outbox WHERE to_address = '%s'", unknown), 0);
+	while (it_sql_long("SELECT count(*) FROM jobs WHERE payload->>'email' = '%s'", unknown) > 0 && now_ms() < deadline)
+		it_sleep_ms(100);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM jobs WHERE payload->>'email' = '%s'", unknown), 0);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM email_outbox WHERE to_address = '%s'", unknown), 0);
 	mail_expect_count_after(unknown, NULL, 0, 1000);
 	ck_assert_int_eq(mailbox_count(u.email, SUBJ_RESET), 1 + SAMPLES);
 }
@@ -1647,7 +1622,7 @@ START_TEST(notifications_list_and_read)
 	register_verified(&a, "na"); /* welcome */
 	it_register(&b, "nb");
 	change_password(&a, "Notify-Quartz-Pass-1"); /* password_changed */
-	sleep_ms(20);
+	it_sleep_ms(20);
 	change_password(&a, "Notify-Quartz-Pass-2"); /* password_changed */
 
 	struct it_resp *r = it_get("/api/notifications", NULL);
@@ -1911,10 +1886,10 @@ static long sql_wait_ge(long want, int timeout_ms, const char *fmt, ...)
 	int64_t deadline = now_ms() + timeout_ms;
 	long v;
 	for (;;) {
-		v = sql_long("%s", q);
+		v = it_sql_long("%s", q);
 		if (v >= want || now_ms() >= deadline)
 			break;
-		sleep_ms(100);
+		it_sleep_ms(100);
 	}
 	free(q);
 	return v;
@@ -1987,9 +1962,9 @@ START_TEST(smtp_down_then_up)
 		      "an email older than the give-up age is not marked failed; outbox:\n%s", outbox_state(g.email));
 
 	if (now_ms() - t0 < 3000)
-		sleep_ms((long)(3000 - (now_ms() - t0)));
+		it_sleep_ms((long)(3000 - (now_ms() - t0)));
 	ck_assert_int_eq(mailbox_count(u.email, SUBJ_RESET), 0);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM email_outbox WHERE to_address = '%s' AND kind = 'password_reset'"
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM email_outbox WHERE to_address = '%s' AND kind = 'password_reset'"
 				  " AND status = 'pending'",
 				  u.email),
 			 1);
@@ -2003,7 +1978,7 @@ START_TEST(smtp_down_then_up)
 	mail_link_token(r, "/reset-password", tok, sizeof(tok));
 	mail_free(r);
 	mail_expect_count_after(u.email, SUBJ_RESET, 1, 2500);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM email_outbox WHERE to_address = '%s' AND kind = 'password_reset'"
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM email_outbox WHERE to_address = '%s' AND kind = 'password_reset'"
 				  " AND status = 'sent' AND attempts = 3 AND vars = '{}'::jsonb AND last_error IS NULL",
 				  u.email),
 			 1);
@@ -2084,7 +2059,7 @@ static int extra_jobs_stop(pid_t pid, bool is_child)
 				waitpid(pid, &status, 0);
 			break;
 		}
-		sleep_ms(50);
+		it_sleep_ms(50);
 	}
 	char pidfile[1024], logfile[1024];
 	extra_paths(pidfile, logfile, sizeof(pidfile));
@@ -2150,7 +2125,7 @@ static pid_t extra_jobs_start_wait(const char *const *env)
 		int st;
 		ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0, "the extra jobs worker exited at once; see %s", logfile);
 		ck_assert_msg(now_ms() < deadline, "the extra jobs worker did not start; see %s", logfile);
-		sleep_ms(50);
+		it_sleep_ms(50);
 	}
 }
 
@@ -2333,7 +2308,7 @@ START_TEST(jobs_worker_killed_loses_nothing)
 	for (int i = 0; i < KILL_USERS; i++)
 		expect_forgot_accepted(users[i].email);
 	/* kill the jobs worker(s) while they work through the burst; the master starts new ones */
-	sleep_ms(15);
+	it_sleep_ms(15);
 	for (int i = 0; i < n; i++)
 		kill((pid_t)pids[i], SIGKILL);
 
@@ -2345,7 +2320,7 @@ START_TEST(jobs_worker_killed_loses_nothing)
 		mail_wait(users[i].email, SUBJ_RESET, 1, left > 1000 ? left : 1000, &ms);
 		mails_free(&ms);
 	}
-	sleep_ms(1500);
+	it_sleep_ms(1500);
 	for (int i = 0; i < KILL_USERS; i++) {
 		struct mails ms;
 		mailbox_collect(users[i].email, SUBJ_RESET, &ms);
@@ -2359,11 +2334,11 @@ START_TEST(jobs_worker_killed_loses_nothing)
 		mails_free(&ms);
 	}
 	fprintf(stderr, "jobs worker killed: %d of %d reset emails were sent twice (same Message-ID)\n", dups, KILL_USERS);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM email_outbox WHERE to_address LIKE '%s-%%' AND kind = 'password_reset'"
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM email_outbox WHERE to_address LIKE '%s-%%' AND kind = 'password_reset'"
 				  " AND status = 'sent'",
 				  tag),
 			 KILL_USERS);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM jobs WHERE payload->>'email' LIKE '%s-%%'", tag), 0);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM jobs WHERE payload->>'email' LIKE '%s-%%'", tag), 0);
 	/* the replacement worker is up */
 	ck_assert_int_ge(master_jobs_pids(pids, 64), 1);
 }
@@ -2394,7 +2369,7 @@ START_TEST(two_jobs_workers_send_once)
 		mail_wait(users[i].email, SUBJ_RESET, 1, left > 1000 ? left : 1000, &ms);
 		mails_free(&ms);
 	}
-	sleep_ms(3000);
+	it_sleep_ms(3000);
 
 	/* exactly once each, verification and reset alike; Message-IDs all distinct */
 	static char mids[2 * EXTRA_USERS][256];
@@ -2419,12 +2394,12 @@ START_TEST(two_jobs_workers_send_once)
 			      "%s received %d reset, %d verification, %d in all (expected 1, 1, 2); outbox:\n%s", users[i].email,
 			      resets, verifies, total, outbox_state(users[i].email));
 	}
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM email_outbox WHERE to_address LIKE '%s-%%' AND kind = 'password_reset'"
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM email_outbox WHERE to_address LIKE '%s-%%' AND kind = 'password_reset'"
 				  " AND status = 'sent' AND vars = '{}'::jsonb AND attempts = 1",
 				  tag),
 			 EXTRA_USERS);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM email_outbox WHERE to_address LIKE '%s-%%'", tag), 2 * EXTRA_USERS);
-	ck_assert_int_eq(sql_long("SELECT count(*) FROM email_outbox WHERE to_address LIKE '%s-%%'"
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM email_outbox WHERE to_address LIKE '%s-%%'", tag), 2 * EXTRA_USERS);
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM email_outbox WHERE to_address LIKE '%s-%%'"
 				  " AND (status <> 'sent' OR vars <> '{}'::jsonb)",
 				  tag),
 			 0);

@@ -32,13 +32,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 /* Number of header lines called name in r's final header block. */
 static int header_count(const struct it_resp *r, const char *name)
 {
@@ -211,7 +204,7 @@ static json_object *log_line_for(const char *id, int timeout_ms)
 		}
 		if (now_ms() > deadline)
 			return NULL;
-		sleep_ms(100);
+		it_sleep_ms(100);
 	}
 }
 
@@ -708,7 +701,7 @@ START_TEST(worker_killed_is_replaced)
 				has_new = true;
 		replaced = n == n0 && !pid_in(victim, after, n) && has_new;
 		if (!replaced)
-			sleep_ms(100);
+			it_sleep_ms(100);
 	} while (!replaced && now_ms() < deadline);
 	char b1[2048], b2[2048];
 	format_pids(b1, sizeof(b1), before, n0);
@@ -780,7 +773,7 @@ START_TEST(postgres_down_and_back)
 		streak = r->status == 200 ? streak + 1 : 0;
 		it_free(r);
 		if (streak == 0)
-			sleep_ms(200);
+			it_sleep_ms(200);
 	}
 	ck_assert_msg(streak >= 12, "ready did not come back within 15 s of pg-start (last %ld: %s)", last, last_body);
 	fprintf(stderr, "test_foundation: ready again %lld ms after pg-start\n", (long long)(now_ms() - t0));
@@ -884,7 +877,7 @@ static bool wait_new_generation(pid_t master, const pid_t *old, int nold, int wa
 			return true;
 		if (now_ms() > deadline)
 			return false;
-		sleep_ms(100);
+		it_sleep_ms(100);
 	}
 }
 
@@ -905,9 +898,9 @@ START_TEST(sighup_under_load)
 		l[i].fresh_connections = i % 2;
 		ck_assert_int_eq(pthread_create(&l[i].thread, NULL, load_loop, &l[i]), 0);
 	}
-	sleep_ms(1000);
+	it_sleep_ms(1000);
 	int k1 = kill(master, SIGHUP);
-	sleep_ms(1300);
+	it_sleep_ms(1300);
 	int k2 = kill(master, SIGHUP);
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(l[i].thread, NULL);
@@ -1003,7 +996,7 @@ static void reload_settle(void)
 	fprintf(stderr, "test_foundation: pool is not at its configured size; one more SIGHUP\n");
 	kill((pid_t)pid, SIGHUP);
 	for (int i = 0; i < 50 && children((pid_t)pid, kids) != want; i++)
-		sleep_ms(100);
+		it_sleep_ms(100);
 }
 
 static Suite *suite(void)
