@@ -15,6 +15,7 @@ enum route_flags {
 	ROUTE_BODY = 1 << 2,    /* takes a JSON body: other content types get 415 */
 	ROUTE_RAW = 1 << 3,     /* takes a raw body (webhooks): no content-type check */
 	ROUTE_BODY_OPTIONAL = 1 << 4, /* with ROUTE_BODY: an empty body is accepted */
+	ROUTE_PASSWORD = 1 << 5, /* checks a password (bcrypt): nginx sends it to the password pool */
 };
 
 struct route {

@@ -26,6 +26,10 @@ struct token_key {
  * Returns TG_OK, TG_EINPUT (weak key) or TG_EINTERNAL. */
 int token_issue(const struct token_key *k, struct arena *a, const char *sub, const char *sid,
 		const char *role, time_t now, char **out);
+/* Checks the header and claims segments of a compact JWT before libjwt sees it: each is a JSON
+ * object without duplicate members, the header's "alg" is exactly "HS256" and its "typ", when
+ * present, exactly "JWT". Returns TG_OK or TG_EAUTH. */
+int token_header_check(struct arena *a, const char *token, size_t len);
 /* Verifies signature (HS256 only), iss, aud, exp (against now) and the presence of sub and sid.
  * On TG_OK fills c with arena strings. Every failure is TG_EAUTH. */
 int token_verify(const struct token_key *k, struct arena *a, const char *token, time_t now,

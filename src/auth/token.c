@@ -5,7 +5,9 @@
 #include "tollgate/status.h"
 
 #include <errno.h>
+#include <json.h>
 #include <jwt.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +45,101 @@ out:
 	return rc;
 }
 
+/* Counts the members of the JSON object at text[0..n) by scanning its top level, so that a
+ * duplicate key (which json-c silently keeps the last of) can be told from a distinct one. */
+static int top_level_members(const char *text, size_t n)
+{
+	int depth = 0, members = 0;
+	bool in_string = false, expect_key = false;
+	for (size_t i = 0; i < n; i++) {
+		char c = text[i];
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		switch (c) {
+		case '"':
+			if (depth == 1 && expect_key) {
+				members++;
+				expect_key = false;
+			}
+			in_string = true;
+			break;
+		case '{':
+		case '[':
+			if (++depth == 1)
+				expect_key = true;
+			break;
+		case '}':
+		case ']':
+			depth--;
+			break;
+		case ',':
+			if (depth == 1)
+				expect_key = true;
+			break;
+		default:
+			break;
+		}
+	}
+	return members;
+}
+
+/* Decodes one base64url JWT segment as a JSON object with no duplicate member. NULL otherwise;
+ * the caller puts the result. */
+static json_object *segment_object(struct arena *a, const char *seg, size_t len)
+{
+	uint8_t *raw;
+	size_t raw_len;
+	if (len == 0 || b64url_decode(a, seg, len, &raw, &raw_len) != 0 || raw_len == 0 ||
+	    memchr(raw, '\0', raw_len))
+		return NULL;
+	json_tokener *tok = json_tokener_new();
+	if (!tok)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	json_object *o = json_tokener_parse_ex(tok, (const char *)raw, (int)raw_len);
+	bool ok = o && json_tokener_get_error(tok) == json_tokener_success &&
+		  json_tokener_get_parse_end(tok) == raw_len && json_object_is_type(o, json_type_object) &&
+		  top_level_members((const char *)raw, raw_len) == json_object_object_length(o);
+	json_tokener_free(tok);
+	if (!ok) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The string member key of o must be exactly want (required) or, when optional, may be absent. */
+static bool member_is(json_object *o, const char *key, const char *want, bool optional)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v))
+		return optional;
+	return json_object_is_type(v, json_type_string) && !strcmp(json_object_get_string(v), want);
+}
+
+int token_header_check(struct arena *a, const char *token, size_t len)
+{
+	const char *dot1 = memchr(token, '.', len);
+	const char *dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
+	if (!dot1 || !dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
+		return TG_EAUTH;
+	json_object *header = segment_object(a, token, (size_t)(dot1 - token));
+	bool ok = header && member_is(header, "alg", "HS256", false) && member_is(header, "typ", "JWT", true);
+	json_object_put(header);
+	if (!ok)
+		return TG_EAUTH;
+	/* the claims too: a duplicated "sub" or "exp" must not mean what libjwt happens to keep */
+	json_object *claims = segment_object(a, dot1 + 1, (size_t)(dot2 - dot1 - 1));
+	ok = claims != NULL;
+	json_object_put(claims);
+	return ok ? TG_OK : TG_EAUTH;
+}
+
 static const char *grant_str(struct arena *a, jwt_t *jwt, const char *name)
 {
 	const char *v = jwt_get_grant(jwt, name);
@@ -54,6 +151,10 @@ int token_verify(const struct token_key *k, struct arena *a, const char *token, 
 {
 	memset(c, 0, sizeof(*c));
 	if (!k->secret || k->secret_len < TOKEN_MIN_SECRET || !token || strlen(token) > TOKEN_MAX_LEN)
+		return TG_EAUTH;
+	/* libjwt matches alg case-insensitively and keeps the last of duplicate keys: the header
+	 * is checked strictly first. */
+	if (token_header_check(a, token, strlen(token)) != TG_OK)
 		return TG_EAUTH;
 	jwt_t *jwt = NULL;
 	if (jwt_decode(&jwt, token, k->secret, (int)k->secret_len) != 0 || !jwt)

@@ -413,6 +413,31 @@ START_TEST(test_other_hmac_algs_same_secret)
 }
 END_TEST
 
+START_TEST(test_header_strict)
+{
+	/* issue 8: libjwt matches alg case-insensitively and keeps the last duplicate key; signed
+	 * with our key, each of these passed before the strict header check */
+	const char *p = claims(NOW, NOW + TTL);
+	ASSERT_REFUSED(hand_token("{\"alg\":\"hs256\",\"typ\":\"JWT\"}", p, SECRET, 32), NOW);
+	ASSERT_REFUSED(hand_token("{\"alg\":\"Hs256\"}", p, SECRET, 32), NOW);
+	ASSERT_REFUSED(hand_token("{\"alg\":\"none\",\"alg\":\"HS256\"}", p, SECRET, 32), NOW);
+	ASSERT_REFUSED(hand_token("{\"alg\":\"HS256\",\"alg\":\"HS256\"}", p, SECRET, 32), NOW);
+	ASSERT_REFUSED(hand_token("{\"alg\":\"HS256\",\"typ\":\"jwt\"}", p, SECRET, 32), NOW);
+	ASSERT_REFUSED(hand_token("{\"alg\":\"HS256\",\"typ\":\"at+jwt\"}", p, SECRET, 32), NOW);
+	ASSERT_REFUSED(hand_token("{\"alg\":[\"HS256\"]}", p, SECRET, 32), NOW);
+	ASSERT_REFUSED(hand_token("[\"HS256\"]", p, SECRET, 32), NOW);
+	/* a duplicated claim is refused too, whichever value comes last */
+	char *dup = arena_printf(A, "{\"sub\":\"someone-else\",%s", p + 1);
+	ASSERT_REFUSED(hand_token(HS256_HEADER, dup, SECRET, 32), NOW);
+	/* an escaped quote or a nested object does not confuse the member count */
+	struct token_claims c;
+	ck_assert_int_eq(verify_at(hand_token("{\"alg\":\"HS256\",\"kid\":\"a\\\",b\"}", p, SECRET, 32), NOW, &c), TG_OK);
+	ck_assert_int_eq(verify_at(hand_token("{\"alg\":\"HS256\",\"x\":{\"alg\":\"none\",\"alg\":1}}", p, SECRET, 32), NOW, &c), TG_OK);
+	/* typ may be absent */
+	ck_assert_int_eq(verify_at(hand_token("{\"alg\":\"HS256\"}", p, SECRET, 32), NOW, &c), TG_OK);
+}
+END_TEST
+
 START_TEST(test_missing_sub_or_sid)
 {
 	char *t = NULL;
@@ -519,6 +544,7 @@ static Suite *token_suite(void)
 	tcase_add_test(tc, test_other_key);
 	tcase_add_test(tc, test_alg_none);
 	tcase_add_test(tc, test_other_hmac_algs_same_secret);
+	tcase_add_test(tc, test_header_strict);
 	tcase_add_test(tc, test_missing_sub_or_sid);
 	tcase_add_test(tc, test_garbage);
 	tcase_add_test(tc, test_overlong);
