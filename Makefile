@@ -54,7 +54,7 @@ Q := @
 SAY := @printf '  %-5s %s\n'
 endif
 
-.PHONY: all deps run up down test check unit integration browser bench install clean lint tests-build coverage
+.PHONY: all deps run up down test check unit integration browser bench install clean lint tests-build coverage torture
 
 all: $(BIN)
 
@@ -124,6 +124,10 @@ coverage: deps
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/bench
+
+# The allocation-failure sweep over every unit suite (scripts/torture; make test runs a sample).
+torture: tests-build
+	@scripts/torture $(BUILD)
 
 lint:
 	@! grep -nE '(^|[^_a-z])(sprintf|vsprintf|strcpy|strcat|gets|atoi)[[:space:]]*\(' $(SRCS) include/tollgate/*.h tests/*/*.c tests/*/*.h \

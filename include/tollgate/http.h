@@ -24,6 +24,7 @@ enum http_method {
 };
 
 #define HTTP_MAX_PARAMS 4
+#define HTTP_USER_AGENT_MAX 512 /* bytes of User-Agent kept (valid UTF-8, cut on a character) */
 
 struct http_req {
 	struct arena *arena;
@@ -33,9 +34,9 @@ struct http_req {
 	const char *query;         /* raw query string, "" when none */
 	const char *content_type;  /* NULL when absent */
 	long long content_length;  /* -1 when absent */
-	const char *client_ip;
+	const char *client_ip;     /* REMOTE_ADDR, or a trusted proxy's X-Forwarded-For address */
 	const char *request_id;
-	const char *user_agent;
+	const char *user_agent;    /* valid UTF-8, at most HTTP_USER_AGENT_MAX bytes, "" when absent */
 	const char *origin;        /* NULL when absent */
 	const char *authorization;
 	const char *cookie_header;
@@ -81,8 +82,9 @@ int http_req_init(struct http_req *req, struct arena *a, char **env, const char 
 const char *http_req_env(const struct http_req *req, const char *name);
 /* Request header by its FastCGI name ("HTTP_X_FOO"), or NULL. */
 const char *http_req_header(const struct http_req *req, const char *cgi_name);
-/* Decoded value of query parameter name, or NULL. */
-const char *http_req_query(const struct http_req *req, const char *name);
+/* Decoded value of query parameter name in *out (NULL when absent). Returns TG_OK, or TG_EINPUT
+ * when the value is malformed: a bad percent escape, an encoded NUL, or not valid UTF-8. */
+int http_req_query(const struct http_req *req, const char *name, const char **out);
 /* Value of cookie name, or NULL. */
 const char *http_req_cookie(const struct http_req *req, const char *name);
 /* Decoded path parameter captured by the router, or NULL. */

@@ -168,8 +168,11 @@ HANDLER(api_login)
 	struct account_tokens t;
 	rc = account_login_succeeded(app->db, req->arena, lg.user.id, email, new_hash, app->cfg->refresh_token_ttl,
 				     &cl, &t);
-	if (rc != TG_OK)
+	if (rc != TG_OK) {
+		/* the password was right: our failure must not count toward the lockout */
+		account_throttle_clear(app->db, req->arena, email);
 		return api_fail(res, req, rc);
+	}
 	req->user_id = lg.user.id;
 	api_send_tokens(app, req, res, 200, &lg.user, &t, body_mode);
 }

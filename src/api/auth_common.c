@@ -1,6 +1,7 @@
 /* auth_common.c — what every accounts route shares: the bearer check, token responses. */
 #include "handlers.h"
 #include "tollgate/arena.h"
+#include "tollgate/mem.h"
 #include "tollgate/config.h"
 #include "tollgate/password.h"
 #include "tollgate/session.h"
@@ -12,7 +13,6 @@
 
 #define REFRESH_COOKIE "tg_refresh"
 #define REFRESH_COOKIE_PATH "/api/auth"
-#define USER_AGENT_MAX 512
 
 struct password_hasher *api_hasher(struct app *app)
 {
@@ -31,8 +31,6 @@ struct account_throttle api_throttle(const struct app *app)
 struct account_client api_client(const struct http_req *req)
 {
 	struct account_client cl = {req->client_ip ? req->client_ip : "", req->user_agent ? req->user_agent : ""};
-	if (strlen(cl.user_agent) > USER_AGENT_MAX)
-		cl.user_agent = arena_strndup(req->arena, cl.user_agent, USER_AGENT_MAX);
 	return cl;
 }
 
@@ -90,12 +88,8 @@ void api_send_tokens(struct app *app, struct http_req *req, struct http_res *res
 
 int api_auth_init(struct app *app)
 {
-	app->auth = calloc(1, sizeof(*app->auth));
-	if (!app->auth)
-		return TG_ENOMEM;
-	struct token_key *k = calloc(1, sizeof(*k));
-	if (!k)
-		return TG_ENOMEM;
+	app->auth = mem_calloc(1, sizeof(*app->auth));
+	struct token_key *k = mem_calloc(1, sizeof(*k));
 	k->secret = (const unsigned char *)app->cfg->jwt_secret;
 	k->secret_len = strlen(app->cfg->jwt_secret);
 	k->issuer = app->cfg->jwt_issuer;

@@ -62,8 +62,10 @@ void api_too_many(struct http_res *res, struct http_req *req, int retry_after, c
 	http_res_problem(res, req, 429, "rate_limited", detail);
 }
 
-static bool parse_positive(const char *s, long max, int *out)
+static bool parse_positive(int qrc, const char *s, long max, int *out)
 {
+	if (qrc != TG_OK)
+		return false;
 	if (!s)
 		return true;
 	char *end;
@@ -77,11 +79,14 @@ static bool parse_positive(const char *s, long max, int *out)
 bool api_pagination(struct http_req *req, struct http_res *res, struct page *pg)
 {
 	int page = 1, per_page = 50;
-	if (!parse_positive(http_req_query(req, "page"), 1000000, &page)) {
+	const char *v;
+	int qrc = http_req_query(req, "page", &v);
+	if (!parse_positive(qrc, v, 1000000, &page)) {
 		api_field_error(res, req, "page", "must be a positive integer");
 		return false;
 	}
-	if (!parse_positive(http_req_query(req, "per_page"), 200, &per_page)) {
+	qrc = http_req_query(req, "per_page", &v);
+	if (!parse_positive(qrc, v, 200, &per_page)) {
 		api_field_error(res, req, "per_page", "must be an integer from 1 to 200");
 		return false;
 	}

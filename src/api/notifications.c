@@ -59,7 +59,10 @@ HANDLER(api_notifications_list)
 	struct page pg;
 	if (!api_pagination(req, res, &pg))
 		return;
-	const char *unread = http_req_query(req, "unread");
+	const char *unread;
+	if (http_req_query(req, "unread", &unread) != TG_OK ||
+	    (unread && strcmp(unread, "1") && strcmp(unread, "true") && strcmp(unread, "0") && strcmp(unread, "false")))
+		return api_field_error(res, req, "unread", "must be 1, true, 0 or false");
 	bool only_unread = unread && (!strcmp(unread, "1") || !strcmp(unread, "true"));
 	json_object *o;
 	int rc = notify_list(app->db, req->arena, req->user_id, only_unread, &pg, &o);

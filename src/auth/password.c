@@ -1,5 +1,6 @@
 /* password.c — bcrypt through libxcrypt, and the password rules of API.md. */
 #include "tollgate/password.h"
+#include "tollgate/mem.h"
 #include "tollgate/arena.h"
 #include "tollgate/crypto.h"
 #include "tollgate/status.h"
@@ -32,9 +33,7 @@ static int make_hash(struct password_hasher *h, const char *pw, char *out, size_
 
 struct password_hasher *password_hasher_new(int cost)
 {
-	struct password_hasher *h = calloc(1, sizeof(*h));
-	if (!h)
-		return NULL;
+	struct password_hasher *h = mem_calloc(1, sizeof(*h));
 	h->cost = cost;
 	/* The dummy hash makes a login for an unknown email cost what a real one costs. */
 	unsigned char raw[16];

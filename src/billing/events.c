@@ -338,11 +338,6 @@ int billing_event_ingest(struct db *db, struct arena *a, const struct tg_config 
 	return db_exec(db, a, &billing_stmts, B_EVENT_INSERT_FAILED, 6, fp, NULL);
 }
 
-static void json_put_cb(void *p)
-{
-	json_object_put(p);
-}
-
 int billing_retry_events(struct db *db, struct arena *a, const struct tg_config *cfg)
 {
 	int handled = 0;
@@ -361,8 +356,7 @@ int billing_retry_events(struct db *db, struct arena *a, const struct tg_config 
 		}
 		const char *id = db_value(r, 0, 0);
 		json_object *event = json_tokener_parse(db_value(r, 0, 1));
-		if (event)
-			arena_on_reset(a, json_put_cb, event);
+		arena_own_json(a, event);
 		rc = event ? apply_or_record(db, a, cfg, event, id, (int)db_int(r, 0, 2)) : TG_EINPUT;
 		if (rc != TG_OK || (rc = db_commit(db)) != TG_OK) {
 			db_rollback(db);

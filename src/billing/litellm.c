@@ -33,11 +33,6 @@ int litellm_queue_sync(struct db *db, struct arena *a, const char *user_id)
 	return rc;
 }
 
-static void json_put_cb(void *p)
-{
-	json_object_put(p);
-}
-
 /* POSTs a JSON body to the admin API with the master key. *out (arena-owned) may be NULL. */
 static int admin_post(const struct tg_config *cfg, struct arena *a, const char *path, json_object *req,
 		      json_object **out)
@@ -74,10 +69,8 @@ static int admin_post(const struct tg_config *cfg, struct arena *a, const char *
 	} else {
 		rc = TG_OK;
 		if (out) {
-			*out = b.data ? json_tokener_parse(b.data) : NULL;
-			if (*out)
-				arena_on_reset(a, json_put_cb, *out);
-			else
+			*out = arena_own_json(a, b.data ? json_tokener_parse(b.data) : NULL);
+			if (!*out)
 				rc = TG_EUPSTREAM;
 		}
 	}

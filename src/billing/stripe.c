@@ -1,5 +1,6 @@
 /* stripe.c — the Stripe HTTP client: form encoding, retries, idempotency, error mapping. */
 #include "tollgate/stripe.h"
+#include "tollgate/mem.h"
 #include "tollgate/arena.h"
 #include "tollgate/config.h"
 #include "tollgate/crypto.h"
@@ -149,11 +150,6 @@ static void fill_error(struct stripe_error *err, long status, json_object *body)
 	}
 }
 
-static void json_put_cb(void *p)
-{
-	json_object_put(p);
-}
-
 int stripe_call(const struct tg_config *cfg, struct arena *a, const char *method, const char *path,
 		const struct stripe_form *form, const char *idempotency_key, json_object **out,
 		struct stripe_error *err)
@@ -215,8 +211,7 @@ int stripe_call(const struct tg_config *cfg, struct arena *a, const char *method
 		json_object *j = NULL;
 		if (cc == CURLE_OK && r.body.data) {
 			j = json_tokener_parse(r.body.data);
-			if (j)
-				arena_on_reset(a, json_put_cb, j);
+			arena_own_json(a, j);
 		}
 		free(r.body.data);
 		bool network = cc != CURLE_OK;
@@ -300,9 +295,7 @@ bool stripe_verify_signature(const char *header, const char *body, size_t body_l
 			break;
 		/* HMAC-SHA256("<t>." + body) keyed with the whole secret string */
 		unsigned char mac[CRYPTO_SHA256_LEN];
-		char *msg = malloc((size_t)pl + body_len);
-		if (!msg)
-			return false;
+		char *msg = mem_alloc((size_t)pl + body_len);
 		memcpy(msg, prefix, (size_t)pl);
 		memcpy(msg + pl, body, body_len);
 		int hr = crypto_hmac_sha256(s, (size_t)(e - s), msg, (size_t)pl + body_len, mac);

@@ -1,6 +1,8 @@
 /* arena.c — bump allocator in chained blocks, with cleanup hooks. */
 #include "tollgate/arena.h"
+#include "tollgate/mem.h"
 
+#include <json.h>
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,10 +31,8 @@ struct arena {
 static struct block *block_new(size_t size)
 {
 	if (size > SIZE_MAX - sizeof(struct block))
-		return NULL; /* the header would wrap the malloc size */
-	struct block *b = malloc(sizeof(*b) + size);
-	if (!b)
-		return NULL;
+		mem_oom(); /* the header would wrap the malloc size: no memory can hold it */
+	struct block *b = mem_alloc(sizeof(*b) + size);
 	b->next = NULL;
 	b->size = size;
 	b->used = 0;
@@ -41,15 +41,9 @@ static struct block *block_new(size_t size)
 
 struct arena *arena_new(size_t block_size)
 {
-	struct arena *a = calloc(1, sizeof(*a));
-	if (!a)
-		return NULL;
+	struct arena *a = mem_calloc(1, sizeof(*a));
 	a->block_size = block_size ? block_size : 16384;
 	a->head = block_new(a->block_size);
-	if (!a->head) {
-		free(a);
-		return NULL;
-	}
 	return a;
 }
 
@@ -89,14 +83,12 @@ void *arena_alloc(struct arena *a, size_t size)
 {
 	const size_t align = alignof(max_align_t);
 	size_t need = (size + align - 1) & ~(align - 1);
-	if (need < size)
-		return NULL;
+	if (need < size || mem_torture_fail())
+		mem_oom();
 	struct block *b = a->head;
 	if (b->size - b->used < need) {
 		size_t bs = need > a->block_size ? need : a->block_size;
 		struct block *nb = block_new(bs);
-		if (!nb)
-			return NULL;
 		nb->next = a->head;
 		a->head = nb;
 		b = nb;
@@ -154,18 +146,25 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 	return s;
 }
 
-int arena_on_reset(struct arena *a, arena_cleanup_fn fn, void *ptr)
+void arena_on_reset(struct arena *a, arena_cleanup_fn fn, void *ptr)
 {
 	struct cleanup *c = arena_alloc(a, sizeof(*c));
-	if (!c) {
-		fn(ptr);
-		return -1;
-	}
 	c->fn = fn;
 	c->ptr = ptr;
 	c->next = a->cleanups;
 	a->cleanups = c;
-	return 0;
+}
+
+static void json_put_cb(void *p)
+{
+	json_object_put(p);
+}
+
+struct json_object *arena_own_json(struct arena *a, struct json_object *o)
+{
+	if (o)
+		arena_on_reset(a, json_put_cb, o);
+	return o;
 }
 
 size_t arena_used(const struct arena *a)

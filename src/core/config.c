@@ -1,5 +1,6 @@
 /* config.c — the configuration table: every key, its type, its default. */
 #include "tollgate/config.h"
+#include "tollgate/mem.h"
 #include "tollgate/status.h"
 #include "tollgate/log.h"
 #include "tollgate/timeutil.h"
@@ -165,10 +166,8 @@ static char *read_secret_file(const char *path, const char **why)
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
 	buf[n] = '\0';
-	char *s = strdup(buf);
+	char *s = mem_strdup(buf);
 	explicit_bzero(buf, sizeof(buf));
-	if (!s)
-		*why = "out of memory";
 	return s;
 }
 
@@ -188,9 +187,7 @@ static const char *set_value(struct tg_config *cfg, const struct key *k, const c
 	}
 	switch (k->type) {
 	case K_STR: {
-		char *s = strdup(val);
-		if (!s)
-			return "out of memory";
+		char *s = mem_strdup(val);
 		char **slot = (char **)(base + k->offset);
 		free(*slot);
 		*slot = s;
@@ -320,7 +317,7 @@ int config_load(struct tg_config *cfg, const char *path, char *err, size_t errle
 			err_add(&e, "default %s: %s", keys[i].name, why);
 	}
 	if (path) {
-		cfg->source_file = strdup(path);
+		cfg->source_file = mem_strdup(path);
 		load_file(cfg, path, &e);
 	}
 	load_env(cfg, &e);

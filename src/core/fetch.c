@@ -1,5 +1,6 @@
 /* fetch.c — the libcurl write callback shared by the Stripe and LiteLLM clients. */
 #include "tollgate/fetch.h"
+#include "tollgate/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,7 @@ size_t fetch_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 	size_t n = size * nmemb;
 	if (b->len + n > b->max)
 		return 0;
-	char *np = realloc(b->data, b->len + n + 1);
-	if (!np)
-		return 0;
+	char *np = mem_realloc(b->data, b->len + n + 1);
 	memcpy(np + b->len, ptr, n);
 	b->data = np;
 	b->len += n;

@@ -1,5 +1,6 @@
 /* db.c — connection, reconnect with backoff, lazily prepared statements. */
 #include "tollgate/db.h"
+#include "tollgate/mem.h"
 #include "tollgate/arena.h"
 #include "tollgate/config.h"
 #include "tollgate/log.h"
@@ -72,14 +73,8 @@ static int connect_now(struct db *db)
 
 int db_open(struct db **out, const struct tg_config *cfg)
 {
-	struct db *db = calloc(1, sizeof(*db));
-	if (!db)
-		return TG_ENOMEM;
-	db->conninfo = strdup(cfg->database_url);
-	if (!db->conninfo) {
-		free(db);
-		return TG_ENOMEM;
-	}
+	struct db *db = mem_calloc(1, sizeof(*db));
+	db->conninfo = mem_strdup(cfg->database_url);
 	/* tollgate.past_due_grace_days is read by the user_plan() SQL function */
 	snprintf(db->options, sizeof(db->options),
 		 "-c statement_timeout=%d -c TimeZone=UTC -c tollgate.past_due_grace_days=%d",
@@ -135,9 +130,7 @@ static struct prepared_set *find_set(struct db *db, const struct db_stmts *set)
 	if (db->nsets == DB_MAX_SETS)
 		return NULL;
 	struct prepared_set *ps = &db->sets[db->nsets];
-	ps->prepared = calloc((size_t)set->count, 1);
-	if (!ps->prepared)
-		return NULL;
+	ps->prepared = mem_calloc((size_t)set->count, 1);
 	ps->set = set;
 	db->nsets++;
 	return ps;

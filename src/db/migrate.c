@@ -1,5 +1,6 @@
 /* migrate.c — the migrations runner: advisory lock, one transaction per file, checksums. */
 #include "tollgate/migrate.h"
+#include "tollgate/mem.h"
 #include "tollgate/crypto.h"
 #include "tollgate/db.h"
 #include "tollgate/status.h"
@@ -61,7 +62,7 @@ static char *read_file(const char *path, size_t *len)
 	char *buf = NULL;
 	if (fseek(f, 0, SEEK_END) == 0) {
 		long n = ftell(f);
-		if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
+		if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = mem_alloc((size_t)n + 1))) {
 			if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
 				free(buf);
 				buf = NULL;
@@ -98,23 +99,12 @@ int migrate_list(const char *dir, struct migration **out, size_t *n)
 			continue;
 		if (count == cap) {
 			cap = cap ? cap * 2 : 16;
-			struct migration *nl = realloc(list, cap * sizeof(*list));
-			if (!nl) {
-				rc = TG_ENOMEM;
-				break;
-			}
-			list = nl;
+			list = mem_realloc(list, cap * sizeof(*list));
 		}
 		struct migration *m = &list[count];
 		memset(m, 0, sizeof(*m));
-		size_t plen = strlen(dir) + strlen(e->d_name) + 2;
-		char *path = malloc(plen);
-		if (!path || !(m->name = strdup(e->d_name))) {
-			free(path);
-			rc = TG_ENOMEM;
-			break;
-		}
-		snprintf(path, plen, "%s/%s", dir, e->d_name);
+		m->name = mem_strdup(e->d_name);
+		char *path = mem_printf("%s/%s", dir, e->d_name);
 		m->sql = read_file(path, &m->len);
 		free(path);
 		count++;

@@ -3,7 +3,9 @@
 #include "tollgate/arena.h"
 #include "tollgate/crypto.h"
 #include "tollgate/status.h"
+#include "tollgate/utf8.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -52,6 +54,12 @@ static bool in_list(const char *list, const char *item)
 	return false;
 }
 
+static bool ip_literal(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
 /* The client is REMOTE_ADDR, unless that is a trusted proxy: then the right-most
  * X-Forwarded-For entry that is not itself a trusted proxy. */
 static const char *client_ip(struct http_req *req, const char *trusted)
@@ -75,8 +83,8 @@ static const char *client_ip(struct http_req *req, const char *trusted)
 		size_t n = strlen(item);
 		while (n && item[n - 1] == ' ')
 			item[--n] = '\0';
-		if (!*item)
-			return remote;
+		if (!*item || !ip_literal(item))
+			return remote; /* not an address: the proxy's own view is all we can believe */
 		if (!in_list(trusted, item) || !comma)
 			return item;
 		*comma = '\0';
@@ -149,7 +157,9 @@ int http_req_init(struct http_req *req, struct arena *a, char **env, const char 
 		req->request_id = env_get(env, "HTTP_X_REQUEST_ID");
 	if (!request_id_valid(req->request_id))
 		req->request_id = new_request_id(a); /* never echo a client's arbitrary bytes */
-	req->user_agent = env_get(env, "HTTP_USER_AGENT");
+	/* stored with sessions and audit entries: valid UTF-8, bounded, whatever the client sent */
+	const char *ua = env_get(env, "HTTP_USER_AGENT");
+	req->user_agent = utf8_clean(a, ua ? ua : "", HTTP_USER_AGENT_MAX);
 	req->origin = env_get(env, "HTTP_ORIGIN");
 	req->authorization = env_get(env, "HTTP_AUTHORIZATION");
 	req->cookie_header = env_get(env, "HTTP_COOKIE");
@@ -195,8 +205,9 @@ char *http_url_decode(struct arena *a, const char *s, size_t len, bool form)
 	return out;
 }
 
-const char *http_req_query(const struct http_req *req, const char *name)
+int http_req_query(const struct http_req *req, const char *name, const char **out)
 {
+	*out = NULL;
 	size_t nl = strlen(name);
 	const char *p = req->query;
 	while (p && *p) {
@@ -205,13 +216,19 @@ const char *http_req_query(const struct http_req *req, const char *name)
 		const char *eq = memchr(p, '=', seg);
 		size_t kl = eq ? (size_t)(eq - p) : seg;
 		if (kl == nl && !memcmp(p, name, nl)) {
-			if (!eq)
-				return "";
-			return http_url_decode(req->arena, eq + 1, seg - kl - 1, true);
+			if (!eq) {
+				*out = "";
+				return TG_OK;
+			}
+			char *v = http_url_decode(req->arena, eq + 1, seg - kl - 1, true);
+			if (!v || !utf8_valid(v, strlen(v)))
+				return TG_EINPUT;
+			*out = v;
+			return TG_OK;
 		}
 		p = amp ? amp + 1 : NULL;
 	}
-	return NULL;
+	return TG_OK;
 }
 
 const char *http_req_cookie(const struct http_req *req, const char *name)
@@ -257,53 +274,6 @@ bool http_req_is_json(const struct http_req *req)
 	return next == '\0' || next == ';' || next == ' ';
 }
 
-/* Strict UTF-8 (RFC 3629): json-c's own check lets overlong forms, UTF-16 surrogates and
- * code points above U+10FFFF through, which PostgreSQL then refuses with an error. */
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		unsigned char c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t len;
-		unsigned long cp, min;
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-			min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3;
-			cp = c & 0x0f;
-			min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-			min = 0x10000;
-		} else {
-			return false;
-		}
-		if (n - i < len)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += len;
-	}
-	return true;
-}
-
-static void json_put_cb(void *p)
-{
-	json_object_put(p);
-}
-
 int http_req_json(struct http_req *req, json_object **out)
 {
 	if (!req->json_parsed) {
@@ -315,7 +285,7 @@ int http_req_json(struct http_req *req, json_object **out)
 		json_object *obj = NULL;
 		if (req->body_len > 0 && req->body_len <= (size_t)INT32_MAX &&
 		    memchr(req->body, '\0', req->body_len) == NULL &&
-		    utf8_valid((const unsigned char *)req->body, req->body_len)) {
+		    utf8_valid(req->body, req->body_len)) {
 			obj = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
 			if (json_tokener_get_error(tok) != json_tokener_success) {
 				json_object_put(obj);
@@ -335,8 +305,7 @@ int http_req_json(struct http_req *req, json_object **out)
 			json_object_put(obj);
 			obj = NULL;
 		}
-		if (obj)
-			arena_on_reset(req->arena, json_put_cb, obj);
+		arena_own_json(req->arena, obj);
 		req->json = obj;
 	}
 	*out = req->json;

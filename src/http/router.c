@@ -1,5 +1,6 @@
 /* router.c — match method + raw path against a compiled route table. */
 #include "tollgate/router.h"
+#include "tollgate/mem.h"
 #include "tollgate/arena.h"
 
 #include <stdlib.h>
@@ -47,14 +48,8 @@ static int split(const char *path, const char *out[], size_t lens[], int max)
 
 struct router *router_new(const struct route *routes, size_t n)
 {
-	struct router *r = calloc(1, sizeof(*r));
-	if (!r)
-		return NULL;
-	r->routes = calloc(n ? n : 1, sizeof(*r->routes));
-	if (!r->routes) {
-		free(r);
-		return NULL;
-	}
+	struct router *r = mem_calloc(1, sizeof(*r));
+	r->routes = mem_calloc(n ? n : 1, sizeof(*r->routes));
 	r->n = n;
 	for (size_t i = 0; i < n; i++) {
 		struct compiled *c = &r->routes[i];

@@ -100,11 +100,6 @@ static const struct {
 	{JOB_LITELLM_DELETE, job_litellm_delete},
 };
 
-static void json_put_cb(void *p)
-{
-	json_object_put(p);
-}
-
 /* Runs due jobs, each in its own transaction with its effects, deleted when done. */
 static int run_queue(struct app *app)
 {
@@ -125,8 +120,7 @@ static int run_queue(struct app *app)
 		const char *id = db_value(r, 0, 0), *kind = db_value(r, 0, 1);
 		int attempts = (int)db_int(r, 0, 3);
 		json_object *payload = json_tokener_parse(db_value(r, 0, 2));
-		if (payload)
-			arena_on_reset(app->arena, json_put_cb, payload);
+		arena_own_json(app->arena, payload);
 		rc = TG_EINPUT;
 		for (size_t i = 0; i < sizeof(queue_kinds) / sizeof(queue_kinds[0]); i++)
 			if (!strcmp(kind, queue_kinds[i].kind))

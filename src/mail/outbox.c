@@ -38,11 +38,6 @@ int mail_forget_user(struct db *db, struct arena *a, const char *user_id)
 	return db_exec(db, a, &mail_stmts, MAIL_FORGET_USER, 1, p, NULL);
 }
 
-static void json_put_cb(void *p)
-{
-	json_object_put(p);
-}
-
 /* Renders and sends the locked row; records the outcome. Runs inside the row's transaction. */
 static int deliver_row(struct db *db, struct arena *a, const struct tg_config *cfg, const PGresult *r)
 {
@@ -52,8 +47,7 @@ static int deliver_row(struct db *db, struct arena *a, const struct tg_config *c
 	bool too_old = db_bool(r, 0, 6);
 
 	json_object *vars = json_tokener_parse(vars_text ? vars_text : "{}");
-	if (vars)
-		arena_on_reset(a, json_put_cb, vars);
+	arena_own_json(a, vars);
 	char err[512] = "";
 	char *subject, *text, *html;
 	int rc = mail_render_kind(a, mail_templates_dir(cfg, a), kind, vars, &subject, &text, &html);

@@ -1,5 +1,6 @@
 /* main.c — the tollgate command: serve, migrate, check-config, user, version. */
 #include "tollgate/config.h"
+#include "tollgate/mem.h"
 #include "tollgate/db.h"
 #include "tollgate/log.h"
 #include "tollgate/migrate.h"
@@ -60,10 +61,8 @@ static int cmd_migrate(const char *path)
 		config_free(&cfg);
 		return 1;
 	}
-	char *dir = NULL;
+	char *dir = mem_printf("%s/sql", cfg.data_dir);
 	char err[1024];
-	if (asprintf(&dir, "%s/sql", cfg.data_dir) < 0)
-		return 1;
 	rc = migrate_apply(db_conn(db), dir, stdout, err, sizeof(err));
 	if (rc != TG_OK)
 		fprintf(stderr, "migrate: %s\n", err);

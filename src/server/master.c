@@ -2,6 +2,7 @@
  *
  * The master handles signals synchronously (sigtimedwait), so it has no handlers at all. */
 #include "tollgate/config.h"
+#include "tollgate/mem.h"
 #include "tollgate/log.h"
 #include "tollgate/server.h"
 #include "tollgate/status.h"
@@ -238,8 +239,8 @@ static void reload(struct master *m)
 	/* keep the sockets we have; everything else comes from the new file */
 	free(fresh.listen);
 	free(fresh.password_listen);
-	fresh.listen = strdup(m->cfg.listen);
-	fresh.password_listen = strdup(m->cfg.password_listen);
+	fresh.listen = mem_strdup(m->cfg.listen);
+	fresh.password_listen = mem_strdup(m->cfg.password_listen);
 	config_free(&m->cfg);
 	m->cfg = fresh;
 	/* New workers first, then the old ones finish their request and leave. */

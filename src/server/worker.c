@@ -1,5 +1,6 @@
 /* worker.c — a prefork worker: wait for a connection, serve one request, repeat. */
 #include "tollgate/app.h"
+#include "tollgate/mem.h"
 #include "tollgate/arena.h"
 #include "tollgate/config.h"
 #include "tollgate/db.h"
@@ -62,9 +63,7 @@ int server_app_init(struct app *app, const struct tg_config *cfg, const char *po
 	enum log_level lvl;
 	if (log_parse_level(cfg->log_level, &lvl) == 0)
 		log_set_level(lvl);
-	char *sqldir = NULL;
-	if (asprintf(&sqldir, "%s/sql", cfg->data_dir) < 0)
-		return TG_ENOMEM;
+	char *sqldir = mem_printf("%s/sql", cfg->data_dir);
 	struct migration *list;
 	size_t n;
 	if (migrate_list(sqldir, &list, &n) == TG_OK) {

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "tollgate/arena.h"
+#include "tollgate/mem.h"
 
 static int order[16];
 static int norder;
@@ -88,17 +89,39 @@ START_TEST(test_alloc_larger_than_block)
 }
 END_TEST
 
-START_TEST(test_alloc_huge_fails_cleanly)
+static void free_cb(void *p);
+
+/* mem.h's policy: a size no memory can hold is out of memory: the process exits with
+ * MEM_EXIT_OOM instead of handing NULL to a caller (these run as exit tests, forked). */
+START_TEST(test_alloc_huge_exits)
 {
 	struct arena *a = arena_new(64);
 	ck_assert_ptr_nonnull(a);
-	ck_assert_ptr_null(arena_alloc(a, SIZE_MAX));
+	arena_alloc(a, SIZE_MAX);
+	ck_abort_msg("arena_alloc(SIZE_MAX) returned");
+}
+END_TEST
+
+START_TEST(test_alloc_huge_with_header_exits)
+{
 	/* rounded up it still fits a size_t, but the block header on top does not */
-	ck_assert_ptr_null(arena_alloc(a, SIZE_MAX - 20));
-	ck_assert_ptr_null(arena_alloc(a, SIZE_MAX - 40));
-	/* the arena is still usable */
-	ck_assert_str_eq(arena_strdup(a, "ok"), "ok");
-	arena_destroy(a);
+	struct arena *a = arena_new(64);
+	arena_alloc(a, SIZE_MAX - 40);
+	ck_abort_msg("arena_alloc(SIZE_MAX - 40) returned");
+}
+END_TEST
+
+/* Issue 8: arena_on_reset used to run the cleanup (freeing the caller's object) when its own
+ * allocation failed and return -1, which every caller ignored: a use-after-free. Now the
+ * failing allocation ends the process before the caller could go on. */
+START_TEST(test_on_reset_out_of_memory_exits)
+{
+	struct arena *a = arena_new(0);
+	setenv("TG_ALLOC_FAIL_AT", "1", 1);
+	mem_torture_init();
+	void *p = malloc(16);
+	arena_on_reset(a, free_cb, p);
+	ck_abort_msg("arena_on_reset returned after its allocation failed");
 }
 END_TEST
 
@@ -159,7 +182,7 @@ START_TEST(test_cleanups_run_in_reverse_on_reset)
 	struct arena *a = arena_new(0);
 	ck_assert_ptr_nonnull(a);
 	for (int i = 0; i < 3; i++)
-		ck_assert_int_eq(arena_on_reset(a, record, &v[i]), 0);
+		arena_on_reset(a, record, &v[i]);
 	ck_assert_int_eq(norder, 0); /* nothing runs before the reset */
 	arena_reset(a);
 	ck_assert_int_eq(norder, 3);
@@ -180,8 +203,8 @@ START_TEST(test_cleanups_run_on_destroy)
 	reset_record();
 	struct arena *a = arena_new(0);
 	ck_assert_ptr_nonnull(a);
-	ck_assert_int_eq(arena_on_reset(a, record, &v[0]), 0);
-	ck_assert_int_eq(arena_on_reset(a, record, &v[1]), 0);
+	arena_on_reset(a, record, &v[0]);
+	arena_on_reset(a, record, &v[1]);
 	arena_destroy(a);
 	ck_assert_int_eq(norder, 2);
 	ck_assert_int_eq(order[0], 20);
@@ -202,12 +225,12 @@ START_TEST(test_cleanup_releases_foreign_memory)
 	for (int i = 0; i < 50; i++) {
 		void *p = malloc(100);
 		ck_assert_ptr_nonnull(p);
-		ck_assert_int_eq(arena_on_reset(a, free_cb, p), 0);
+		arena_on_reset(a, free_cb, p);
 	}
 	arena_reset(a);
 	void *p = malloc(10);
 	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(arena_on_reset(a, free_cb, p), 0);
+	arena_on_reset(a, free_cb, p);
 	arena_destroy(a);
 }
 END_TEST
@@ -245,7 +268,9 @@ static Suite *arena_suite(void)
 	tcase_add_test(tc, test_alloc_is_zeroed_and_aligned);
 	tcase_add_test(tc, test_allocations_do_not_overlap);
 	tcase_add_test(tc, test_alloc_larger_than_block);
-	tcase_add_test(tc, test_alloc_huge_fails_cleanly);
+	tcase_add_exit_test(tc, test_alloc_huge_exits, MEM_EXIT_OOM);
+	tcase_add_exit_test(tc, test_alloc_huge_with_header_exits, MEM_EXIT_OOM);
+	tcase_add_exit_test(tc, test_on_reset_out_of_memory_exits, MEM_EXIT_OOM);
 	tcase_add_test(tc, test_zero_size_alloc);
 	tcase_add_test(tc, test_strdup_family);
 	tcase_add_test(tc, test_printf);

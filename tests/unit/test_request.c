@@ -4,6 +4,7 @@
 
 #include "tollgate/arena.h"
 #include "tollgate/http.h"
+#include "tollgate/utf8.h"
 #include "tollgate/status.h"
 
 static struct arena *A;
@@ -91,29 +92,44 @@ START_TEST(test_path_fallbacks)
 }
 END_TEST
 
+/* The decoded value of a query parameter, "(malformed)" for TG_EINPUT, NULL when absent. */
+static const char *q(const struct http_req *r, const char *name)
+{
+	const char *v;
+	int rc = http_req_query(r, name, &v);
+	if (rc == TG_EINPUT)
+		return "(malformed)";
+	ck_assert_int_eq(rc, TG_OK);
+	return v;
+}
+
 START_TEST(test_query_decoding)
 {
 	INIT(NULL, "REQUEST_METHOD=GET",
 	     "REQUEST_URI=/api/x?q=hello+world&e=a%20b%2Bc&u=%C3%A9t%c3%a9&flag&empty=&dup=1&dup=2"
-	     "&bad=%zz&short=%4&trail=%&nul=a%00b&eq=a=b&ab=1");
-	ck_assert_str_eq(http_req_query(&req, "q"), "hello world");
-	ck_assert_str_eq(http_req_query(&req, "e"), "a b+c");
-	ck_assert_str_eq(http_req_query(&req, "u"), "\xc3\xa9t\xc3\xa9");
-	ck_assert_str_eq(http_req_query(&req, "flag"), "");
-	ck_assert_str_eq(http_req_query(&req, "empty"), "");
-	ck_assert_str_eq(http_req_query(&req, "dup"), "1"); /* the first occurrence */
-	ck_assert_str_eq(http_req_query(&req, "eq"), "a=b");
-	ck_assert_ptr_null(http_req_query(&req, "bad"));
-	ck_assert_ptr_null(http_req_query(&req, "short"));
-	ck_assert_ptr_null(http_req_query(&req, "trail"));
-	ck_assert_ptr_null(http_req_query(&req, "nul"));
-	ck_assert_ptr_null(http_req_query(&req, "missing"));
-	ck_assert_ptr_null(http_req_query(&req, "a"));    /* not a prefix match on "ab" */
-	ck_assert_ptr_null(http_req_query(&req, "hello")); /* values are not names */
-	ck_assert_str_eq(http_req_query(&req, "ab"), "1");
+	     "&bad=%zz&short=%4&trail=%&nul=a%00b&eq=a=b&ab=1&latin=%e9t%e9&ff=%ff&surrogate=%ed%a0%80");
+	ck_assert_str_eq(q(&req, "q"), "hello world");
+	ck_assert_str_eq(q(&req, "e"), "a b+c");
+	ck_assert_str_eq(q(&req, "u"), "\xc3\xa9t\xc3\xa9");
+	ck_assert_str_eq(q(&req, "flag"), "");
+	ck_assert_str_eq(q(&req, "empty"), "");
+	ck_assert_str_eq(q(&req, "dup"), "1"); /* the first occurrence */
+	ck_assert_str_eq(q(&req, "eq"), "a=b");
+	/* issue 8: a malformed value is malformed, not absent (it used to read as NULL) */
+	ck_assert_str_eq(q(&req, "bad"), "(malformed)");
+	ck_assert_str_eq(q(&req, "short"), "(malformed)");
+	ck_assert_str_eq(q(&req, "trail"), "(malformed)");
+	ck_assert_str_eq(q(&req, "nul"), "(malformed)");
+	ck_assert_str_eq(q(&req, "latin"), "(malformed)");
+	ck_assert_str_eq(q(&req, "ff"), "(malformed)");
+	ck_assert_str_eq(q(&req, "surrogate"), "(malformed)");
+	ck_assert_ptr_null(q(&req, "missing"));
+	ck_assert_ptr_null(q(&req, "a"));    /* not a prefix match on "ab" */
+	ck_assert_ptr_null(q(&req, "hello")); /* values are not names */
+	ck_assert_str_eq(q(&req, "ab"), "1");
 
 	INIT(NULL, "REQUEST_METHOD=GET", "REQUEST_URI=/api/x");
-	ck_assert_ptr_null(http_req_query(&req, "q"));
+	ck_assert_ptr_null(q(&req, "q"));
 }
 END_TEST
 
@@ -189,11 +205,50 @@ START_TEST(test_headers)
 	ck_assert_ptr_null(http_req_env(&req, "REQUEST"));
 
 	INIT(NULL, "REQUEST_METHOD=GET", "REQUEST_URI=/");
-	ck_assert_ptr_null(req.user_agent);
+	ck_assert_str_eq(req.user_agent, "");
 	ck_assert_ptr_null(req.origin);
 	ck_assert_ptr_null(req.authorization);
 	ck_assert_ptr_null(req.content_type);
 	ck_assert_int_eq(req.content_length, -1);
+}
+END_TEST
+
+/* Issue 8: a User-Agent that is not UTF-8 reached a text column as it came (cut at 512 bytes,
+ * sometimes mid-character) and PostgreSQL refused it: 500 on login, and a locked account. */
+START_TEST(test_user_agent_made_valid_utf8)
+{
+	INIT(NULL, "REQUEST_METHOD=GET", "REQUEST_URI=/", "HTTP_USER_AGENT=Caf\xe9 \xff/1.0");
+	ck_assert_str_eq(req.user_agent, "Caf\xef\xbf\xbd \xef\xbf\xbd/1.0");
+	ck_assert(utf8_valid(req.user_agent, strlen(req.user_agent)));
+	INIT(NULL, "REQUEST_METHOD=GET", "REQUEST_URI=/", "HTTP_USER_AGENT=a\x01" "b\x7f");
+	ck_assert_str_eq(req.user_agent, "a\xef\xbf\xbd" "b\xef\xbf\xbd");
+	/* 511 ASCII bytes then "é": the cut at 512 bytes must not split the character */
+	char ua[600] = "HTTP_USER_AGENT=";
+	size_t o = strlen(ua);
+	memset(ua + o, 'a', 511);
+	memcpy(ua + o + 511, "\xc3\xa9tail", 7);
+	ua[o + 511 + 7] = '\0';
+	INIT(NULL, "REQUEST_METHOD=GET", "REQUEST_URI=/", ua);
+	ck_assert_uint_eq(strlen(req.user_agent), 511);
+	ck_assert(utf8_valid(req.user_agent, strlen(req.user_agent)));
+	/* a valid UTF-8 agent is kept as it is */
+	INIT(NULL, "REQUEST_METHOD=GET", "REQUEST_URI=/", "HTTP_USER_AGENT=\xd0\x9f\xd1\x80\xd0\xb8 \xf0\x9f\x98\x80");
+	ck_assert_str_eq(req.user_agent, "\xd0\x9f\xd1\x80\xd0\xb8 \xf0\x9f\x98\x80");
+}
+END_TEST
+
+/* A trusted proxy's X-Forwarded-For entry that is not an address is not stored as the client. */
+START_TEST(test_forwarded_garbage_falls_back)
+{
+	INIT("10.0.0.1", "REQUEST_METHOD=GET", "REQUEST_URI=/", "REMOTE_ADDR=10.0.0.1",
+	     "HTTP_X_FORWARDED_FOR=\xff\xfe");
+	ck_assert_str_eq(req.client_ip, "10.0.0.1");
+	INIT("10.0.0.1", "REQUEST_METHOD=GET", "REQUEST_URI=/", "REMOTE_ADDR=10.0.0.1",
+	     "HTTP_X_FORWARDED_FOR=203.0.113.7, not-an-ip");
+	ck_assert_str_eq(req.client_ip, "10.0.0.1");
+	INIT("10.0.0.1", "REQUEST_METHOD=GET", "REQUEST_URI=/", "REMOTE_ADDR=10.0.0.1",
+	     "HTTP_X_FORWARDED_FOR=2001:db8::1");
+	ck_assert_str_eq(req.client_ip, "2001:db8::1");
 }
 END_TEST
 
@@ -517,6 +572,8 @@ static Suite *request_suite(void)
 	tcase_add_test(tc, test_url_decode);
 	tcase_add_test(tc, test_cookies);
 	tcase_add_test(tc, test_headers);
+	tcase_add_test(tc, test_user_agent_made_valid_utf8);
+	tcase_add_test(tc, test_forwarded_garbage_falls_back);
 	tcase_add_test(tc, test_content_length);
 	tcase_add_test(tc, test_request_id);
 	tcase_add_test(tc, test_client_ip_direct);
