@@ -6,6 +6,7 @@
 #define TOLLGATE_ACCOUNT_H
 
 #include <json.h>
+#include "tollgate/jobs.h"
 #include <libpq-fe.h>
 #include <stdbool.h>
 
@@ -121,7 +122,23 @@ int account_find_by_email(struct db *db, struct arena *a, const char *email, str
 /* Deletes expired sessions, tokens and counters (bounded). */
 int account_cleanup(struct db *db, struct arena *a);
 
-/* True when s is a canonical UUID text (so it can be passed to a uuid parameter). */
-bool account_uuid_valid(const char *s);
+
+/* --- emails with a token, and the area's jobs (account_mail.c) --- */
+struct tg_config;
+struct mail_recipient;
+/* The recipient of u's emails (arena memory). */
+struct mail_recipient *account_recipient(struct arena *a, const struct account_user *u);
+/* A verification token (verify_token_ttl) and the verify_email message, in the caller's transaction. */
+int account_queue_verification(struct db *db, struct arena *a, const struct tg_config *cfg,
+			       const struct account_user *u);
+/* A reset token (reset_token_ttl) and the password_reset message. */
+int account_queue_password_reset(struct db *db, struct arena *a, const struct tg_config *cfg,
+				 const struct account_user *u);
+/* Queues the job that looks email up and sends a reset link when it belongs to an active user. */
+int account_queue_reset_request(struct db *db, struct arena *a, const char *email);
+
+#define ACCOUNT_JOB_PASSWORD_RESET "password_reset" /* payload {"email"} */
+extern const struct jobs_kind account_jobs[];
+extern const struct jobs_task account_tasks[];
 
 #endif

@@ -21,7 +21,6 @@ struct app {
 	time_t started_at;
 	const char *pool;           /* "main", "password" or "jobs" */
 	struct auth_state *auth;    /* password hashing scratch, JWT key */
-	long long last_periodic_us;  /* jobs worker: when the periodic jobs last ran */
 };
 
 /* Creates the process's router and area state. Returns TG_OK or a status. */

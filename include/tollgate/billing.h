@@ -7,6 +7,7 @@
 #define TOLLGATE_BILLING_H
 
 #include <json.h>
+#include "tollgate/jobs.h"
 #include <stdbool.h>
 
 struct arena;
@@ -29,9 +30,6 @@ int billing_customer(struct db *db, struct arena *a, const char *user_id, const 
 int billing_customer_save(struct db *db, struct arena *a, const char *user_id, const char **customer_id);
 /* True when the user has a subscription that is not over (checkout would double-bill). */
 int billing_has_live_subscription(struct db *db, struct arena *a, const char *user_id, bool *live);
-/* Inside a transaction: waits until no other checkout of user_id runs, and holds it off until
- * the transaction ends. */
-int billing_lock_user(struct db *db, struct arena *a, const char *user_id);
 /* {plan, status, interval, current_period_start, current_period_end, cancel_at_period_end, canceled_at} */
 int billing_subscription(struct db *db, struct arena *a, const char *user_id, json_object **out);
 /* A page of the user's invoices as {items, page, per_page, total}. */
@@ -54,7 +52,41 @@ int billing_retry_events(struct db *db, struct arena *a, const struct tg_config 
 int billing_event_applied(struct db *db, struct arena *a, const char *id, bool *stored, bool *applied);
 /* Writes the configured stripe_prices ("plan:interval:price_id …") into plan_prices. */
 int billing_sync_prices(struct db *db, struct arena *a, const struct tg_config *cfg);
+/* --- Stripe calls of a request (checkout.c): never inside a transaction, under deadline dl --- */
+struct deadline;
+struct billing_checkout_in {
+	const char *user_id, *email, *name;
+	const char *plan, *interval, *price_id;
+};
+enum billing_checkout_result {
+	BILLING_CHECKOUT_STARTED,    /* url and session_id are set (when TG_OK) */
+	BILLING_CHECKOUT_SUBSCRIBED, /* the user already has a live subscription */
+	BILLING_CHECKOUT_BUSY,       /* another checkout of the user is being started */
+};
+struct billing_checkout_out {
+	enum billing_checkout_result result;
+	const char *url, *session_id;
+};
+/* Starts a Stripe Checkout for in (one at a time per user; open Sessions of the customer are
+ * expired first). TG_EUNAVAIL: Stripe unreachable or the deadline passed; TG_EINPUT/TG_EUPSTREAM/
+ * TG_ECONFLICT: Stripe refused. */
+int billing_checkout(struct db *db, struct arena *a, const struct tg_config *cfg, const struct deadline *dl,
+		     const struct billing_checkout_in *in, struct billing_checkout_out *out);
+/* A Customer Portal URL (arena). TG_ENOTFOUND when the user has no Stripe customer. */
+int billing_portal(struct db *db, struct arena *a, const struct tg_config *cfg, const struct deadline *dl,
+		   const char *user_id, const char **url);
 /* Cancels every live subscription of user_id at Stripe at once (account deletion). */
-int billing_cancel_all(struct db *db, struct arena *a, const struct tg_config *cfg, const char *user_id);
+int billing_cancel_all(struct db *db, struct arena *a, const struct tg_config *cfg, const struct deadline *dl,
+		       const char *user_id);
+/* Expires the Sessions of checkouts a crash left pending (a jobs task). Returns count or -status. */
+int billing_recover_checkouts(struct db *db, struct arena *a, const struct tg_config *cfg, const struct deadline *dl);
+
+/* --- jobs (billing_jobs.c) --- */
+/* Queues the job that settles a same-second tie by asking Stripe for the subscription. */
+int billing_queue_subscription_refresh(struct db *db, struct arena *a, const char *subscription_id,
+				       long long created);
+#define BILLING_JOB_SUBSCRIPTION_REFRESH "stripe_subscription_refresh" /* {subscription, created} */
+extern const struct jobs_kind billing_jobs[];
+extern const struct jobs_task billing_tasks[];
 
 #endif

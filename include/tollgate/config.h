@@ -82,6 +82,7 @@ struct tg_config {
 	char *stripe_secret_key;
 	char *stripe_webhook_secrets; /* space-separated, for rotation */
 	int stripe_timeout;
+	int outbound_deadline;      /* seconds a request's outbound calls may take in all, retries included */
 	int past_due_grace_days;
 	int event_retry_base;       /* seconds before a failed webhook event is applied again; doubles */
 	char *stripe_prices;        /* "pro:month:price_… pro:year:price_…": Stripe price per plan and interval */

@@ -36,6 +36,7 @@ struct http_req {
 	long long content_length;  /* -1 when absent */
 	const char *client_ip;     /* REMOTE_ADDR, or a trusted proxy's X-Forwarded-For address */
 	const char *request_id;
+	long long started_us;      /* time_mono_us() when the request was read */
 	const char *user_agent;    /* valid UTF-8, at most HTTP_USER_AGENT_MAX bytes, "" when absent */
 	const char *origin;        /* NULL when absent */
 	const char *authorization;

@@ -28,4 +28,7 @@ int litellm_reconcile(struct db *db, struct arena *a, const struct tg_config *cf
 /* The user's decrypted virtual key (arena), TG_ENOTFOUND when none or blocked. */
 int litellm_user_key(struct db *db, struct arena *a, const struct tg_config *cfg, const char *user_id, char **key);
 
+#define LITELLM_JOB_SYNC "litellm_sync"     /* payload {"user_id"}: key in line with the plan */
+#define LITELLM_JOB_DELETE "litellm_delete" /* payload {"key_ciphertext"}: a deleted user's key */
+
 #endif

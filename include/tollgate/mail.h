@@ -6,6 +6,7 @@
 #define TOLLGATE_MAIL_H
 
 #include <json.h>
+#include "tollgate/jobs.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -27,21 +28,30 @@ struct tg_config;
 int mail_enqueue(struct db *db, struct arena *a, const char *kind, const char *to, const char *user_id,
 		 json_object *vars);
 
-/* --- the product's messages (messages.c): token, email and in-app notification together --- */
-struct account_user;
-/* A verification token (verify_token_ttl) and the verify_email message. */
-int mail_queue_verification(struct db *db, struct arena *a, const struct tg_config *cfg,
-			    const struct account_user *u);
-/* A reset token (reset_token_ttl) and the password_reset message. */
-int mail_queue_password_reset(struct db *db, struct arena *a, const struct tg_config *cfg,
-			      const struct account_user *u);
+/* --- the product's messages (messages.c) --- */
+/* Who an email goes to: a user, or only an address (user_id NULL). */
+struct mail_recipient {
+	const char *user_id, *email, *name;
+};
+/* Queues the message kind to u with the template variable "link" (may be NULL). */
+int mail_queue_link(struct db *db, struct arena *a, const struct tg_config *cfg, const char *kind,
+		    const struct mail_recipient *u, const char *link);
 /* The password_changed message and its in-app notification. */
 int mail_queue_password_changed(struct db *db, struct arena *a, const struct tg_config *cfg,
-				const struct account_user *u);
+				const struct mail_recipient *u);
 /* The welcome in-app notification, and the email unless product emails are off. */
-int mail_queue_welcome(struct db *db, struct arena *a, const struct tg_config *cfg, const struct account_user *u);
+int mail_queue_welcome(struct db *db, struct arena *a, const struct tg_config *cfg, const struct mail_recipient *u);
+/* Queues the payment_failed job (in-app notice, and the email as the billing preference allows). */
+int mail_queue_payment_failed(struct db *db, struct arena *a, const struct mail_recipient *u);
 /* The variables every template gets: app_name, origin, name (or the email), email. Caller owns. */
-json_object *mail_vars(const struct tg_config *cfg, const struct account_user *u);
+json_object *mail_vars(const struct tg_config *cfg, const struct mail_recipient *u);
+/* A string member of a job payload, or NULL. */
+const char *mail_payload_str(json_object *payload, const char *key);
+
+/* The area's job kinds and periodic tasks (server/ assembles the jobs table). */
+#define MAIL_JOB_PAYMENT_FAILED "payment_failed" /* payload {user_id, email, name} */
+extern const struct jobs_kind mail_jobs[];
+extern const struct jobs_task mail_tasks[];
 
 /* Deletes every outbox row of user_id (pending ones are not sent; sent ones hold the address):
  * part of deleting an account. */
@@ -76,11 +86,14 @@ char *mail_qp_encode(struct arena *a, const char *s);
 char *mail_address_of(struct arena *a, const char *from);
 
 /* --- delivery (transport.c, outbox.c) --- */
-/* Seconds to wait before attempt number `attempt` (1-based count of failures so far). */
-long mail_backoff_seconds(int attempt, int base, int max);
 /* Sends one message through the configured transport. On failure writes a short reason. */
 int mail_transport_send(const struct tg_config *cfg, struct arena *a, const char *from, const char *to,
 			const char *message, long outbox_id, char *err, size_t errlen);
+/* Whether the transport answers (SMTP: connect, greeting, NOOP). TG_OK or TG_EUNAVAIL. */
+int mail_transport_probe(const struct tg_config *cfg);
+/* When emails wait out a backoff after failures, probes the transport and, when it answers
+ * again, makes them due now (a bounded batch). Returns how many were woken, or -status. */
+int mail_wake_if_back(struct db *db, struct arena *a, const struct tg_config *cfg);
 /* Delivers every due outbox row, one transaction per row (FOR UPDATE SKIP LOCKED).
  * Returns the number of rows handled, or a negative status. */
 int mail_deliver_due(struct db *db, struct arena *a, const struct tg_config *cfg);

@@ -21,6 +21,10 @@ int server_jobs(const struct tg_config *cfg);
 int server_app_init(struct app *app, const struct tg_config *cfg, const char *pool);
 void server_app_free(struct app *app);
 
+/* The jobs of every area (jobs_process.c). */
+struct jobs_table;
+extern const struct jobs_table server_jobs_table;
+
 /* Set by the child signal handlers; checked between requests. */
 extern volatile sig_atomic_t server_stop_requested;
 

@@ -37,13 +37,15 @@ struct stripe_error {
 	char param[64];
 };
 
-/* Performs one API call. method "GET"/"POST"/"DELETE"; path "/v1/…"; form may be NULL; for GET
+/* Performs one API call within the deadline dl (retries included; backoff sleeps only when
+ * dl->may_wait; past the deadline: TG_EUNAVAIL). method "GET"/"POST"/"DELETE"; path "/v1/…"; form may be NULL; for GET
  * and DELETE the form goes in the query string. idempotency_key is required for POST.
  * On TG_OK *out is the parsed JSON (owned by the arena). On failure fills err and returns
  * TG_EUNAVAIL (not configured, network, 5xx, 429), TG_EINPUT (400/402/404…), or TG_ECONFLICT
  * (idempotency_error). */
-int stripe_call(const struct tg_config *cfg, struct arena *a, const char *method, const char *path,
-		const struct stripe_form *form, const char *idempotency_key, json_object **out,
+struct deadline;
+int stripe_call(const struct tg_config *cfg, struct arena *a, const struct deadline *dl, const char *method,
+		const char *path, const struct stripe_form *form, const char *idempotency_key, json_object **out,
 		struct stripe_error *err);
 /* True when a secret key is configured. */
 bool stripe_configured(const struct tg_config *cfg);

@@ -12,4 +12,8 @@ void time_rfc3339(time_t t, char out[21]);
 /* Parses "30", "30s", "15m", "2h", "30d" into seconds. Returns 0 or -1. */
 int time_parse_duration(const char *s, long long *out_seconds);
 
+/* Seconds to wait before attempt number `attempt` (1-based count of failures so far): base,
+ * doubling, at most max. */
+long time_backoff_seconds(int attempt, int base, int max);
+
 #endif

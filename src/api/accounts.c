@@ -116,7 +116,7 @@ HANDLER(api_register)
 	rc = account_register(app->db, req->arena, email, clean_name ? clean_name : "", hash,
 			      app->cfg->refresh_token_ttl, &cl, &u, &t);
 	if (rc == TG_OK)
-		rc = mail_queue_verification(app->db, req->arena, app->cfg, &u);
+		rc = account_queue_verification(app->db, req->arena, app->cfg, &u);
 	rc = db_finish(app->db, rc);
 	if (rc == TG_ECONFLICT)
 		return http_res_problem(res, req, 409, "email_taken", "An account with this email already exists.");

@@ -23,6 +23,11 @@ void api_fail(struct http_res *res, struct http_req *req, int status)
 	}
 }
 
+struct deadline api_deadline(const struct app *app, const struct http_req *req)
+{
+	return deadline_at(req->started_us, (long)app->cfg->outbound_deadline * 1000);
+}
+
 void api_no_store(struct http_res *res, struct http_req *req)
 {
 	for (const struct http_header *h = res->headers; h; h = h->next)

@@ -91,6 +91,9 @@ bool api_pagination(struct http_req *req, struct http_res *res, struct page *pg)
 void api_fail(struct http_res *res, struct http_req *req, int status);
 /* Reads an optional string member; true when present and a string (or absent: *out = NULL). */
 bool api_json_string(json_object *obj, const char *key, const char **out);
+/* The deadline of req's outbound calls: outbound_deadline after the request started, no sleeps. */
+#include "tollgate/deadline.h"
+struct deadline api_deadline(const struct app *app, const struct http_req *req);
 /* Sets Cache-Control: no-store. */
 void api_no_store(struct http_res *res, struct http_req *req);
 

@@ -101,7 +101,7 @@ HANDLER(api_change_password)
 		return api_fail(res, req, rc);
 	rc = account_change_password(app->db, req->arena, req->user_id, hash, req->session_id, &cl);
 	if (rc == TG_OK)
-		rc = mail_queue_password_changed(app->db, req->arena, app->cfg, me);
+		rc = mail_queue_password_changed(app->db, req->arena, app->cfg, account_recipient(req->arena, me));
 	rc = db_finish(app->db, rc);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
@@ -119,7 +119,8 @@ HANDLER(api_delete_account)
 	if (!recheck_password(app, req, res, "password", password, &email))
 		return;
 	/* Stop the billing first: an account must never be gone while its subscription goes on. */
-	int rc = billing_cancel_all(app->db, req->arena, app->cfg, req->user_id);
+	struct deadline dl = api_deadline(app, req);
+	int rc = billing_cancel_all(app->db, req->arena, app->cfg, &dl, req->user_id);
 	if (rc == TG_EUNAVAIL) {
 		http_res_header(res, req->arena, "Retry-After", "60");
 		return http_res_problem(res, req, 503, "billing_unavailable",

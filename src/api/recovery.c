@@ -3,7 +3,6 @@
 #include "tollgate/arena.h"
 #include "tollgate/config.h"
 #include "tollgate/db.h"
-#include "tollgate/jobs.h"
 #include "tollgate/mail.h"
 #include "tollgate/password.h"
 #include "tollgate/status.h"
@@ -44,10 +43,7 @@ HANDLER(api_forgot_password)
 	if (retry > 0)
 		return api_too_many(res, req, retry, "Too many reset requests from this address; try again later.");
 	/* Known or not, the request only queues a job: same answer, same cost. */
-	json_object *payload = json_object_new_object();
-	json_object_object_add(payload, "email", json_object_new_string(email));
-	rc = jobs_enqueue(app->db, req->arena, JOB_PASSWORD_RESET, payload);
-	json_object_put(payload);
+	rc = account_queue_reset_request(app->db, req->arena, email);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
 	json_object *o = json_object_new_object();
@@ -86,9 +82,9 @@ HANDLER(api_reset_password)
 	bool verified_now = false;
 	rc = account_reset_password(app->db, req->arena, token, hash, &cl, &u, &verified_now);
 	if (rc == TG_OK)
-		rc = mail_queue_password_changed(app->db, req->arena, app->cfg, &u);
+		rc = mail_queue_password_changed(app->db, req->arena, app->cfg, account_recipient(req->arena, &u));
 	if (rc == TG_OK && verified_now) /* proving the mailbox through a reset verifies it too */
-		rc = mail_queue_welcome(app->db, req->arena, app->cfg, &u);
+		rc = mail_queue_welcome(app->db, req->arena, app->cfg, account_recipient(req->arena, &u));
 	rc = db_finish(app->db, rc);
 	if (rc == TG_ENOTFOUND)
 		return invalid_token(res, req); /* used by a concurrent request in between */
@@ -114,7 +110,7 @@ HANDLER(api_verify_email)
 		return api_fail(res, req, rc);
 	rc = account_verify_email(app->db, req->arena, token, &cl, &u, &fresh);
 	if (rc == TG_OK && fresh)
-		rc = mail_queue_welcome(app->db, req->arena, app->cfg, &u);
+		rc = mail_queue_welcome(app->db, req->arena, app->cfg, account_recipient(req->arena, &u));
 	rc = db_finish(app->db, rc);
 	if (rc == TG_ENOTFOUND)
 		return invalid_token(res, req);
@@ -139,7 +135,7 @@ HANDLER(api_resend_verification)
 		return api_too_many(res, req, retry, "A verification email was just sent; try again in a minute.");
 	if ((rc = db_begin(app->db)) != TG_OK)
 		return api_fail(res, req, rc);
-	rc = mail_queue_verification(app->db, req->arena, app->cfg, me);
+	rc = account_queue_verification(app->db, req->arena, app->cfg, me);
 	rc = db_finish(app->db, rc);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);

@@ -81,21 +81,6 @@ const char *account_normalize_name(struct arena *a, const char *name, char **out
 	return account_name_valid(*out) ? NULL : "must be at most 100 characters";
 }
 
-bool account_uuid_valid(const char *s)
-{
-	if (!s || strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-		} else if (!isxdigit((unsigned char)s[i])) {
-			return false;
-		}
-	}
-	return true;
-}
-
 int auth_user_query(struct db *db, struct arena *a, int stmt, int n, const char *const *p,
 		    struct account_user *u, PGresult **out)
 {

@@ -5,6 +5,7 @@
 #include "tollgate/db.h"
 #include "tollgate/page.h"
 #include "tollgate/status.h"
+#include "tollgate/uuid.h"
 #include "auth_sql.h"
 
 #include <stdio.h>
@@ -13,7 +14,7 @@
 int session_principal(struct db *db, struct arena *a, const char *session_id, const char *user_id,
 		      struct account_user *u)
 {
-	if (!account_uuid_valid(session_id) || !account_uuid_valid(user_id))
+	if (!uuid_valid(session_id) || !uuid_valid(user_id))
 		return TG_EAUTH;
 	const char *p[] = {session_id, user_id};
 	int rc = auth_user_query(db, a, AUTH_PRINCIPAL, 2, p, u, NULL);
@@ -117,7 +118,7 @@ int session_logout_token(struct db *db, struct arena *a, const char *refresh_tok
 int session_revoke(struct db *db, struct arena *a, const char *user_id, const char *session_id,
 		   const char *action, const struct account_client *cl)
 {
-	if (!account_uuid_valid(session_id))
+	if (!uuid_valid(session_id))
 		return TG_ENOTFOUND;
 	const char *p[] = {session_id, user_id, cl->ip, action};
 	return db_exec_row(db, a, &auth_stmts, AUTH_SESSION_REVOKE, 4, p, NULL);

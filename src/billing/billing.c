@@ -120,12 +120,6 @@ int billing_live_subscription_ids(struct db *db, struct arena *a, const char *us
 	return TG_OK;
 }
 
-int billing_lock_user(struct db *db, struct arena *a, const char *user_id)
-{
-	const char *p[] = {user_id};
-	return db_exec(db, a, &billing_stmts, B_LOCK_USER, 1, p, NULL);
-}
-
 int billing_has_live_subscription(struct db *db, struct arena *a, const char *user_id, bool *live)
 {
 	json_object *ids;
@@ -220,24 +214,4 @@ int billing_sync_prices(struct db *db, struct arena *a, const struct tg_config *
 			return rc;
 	}
 	return TG_OK;
-}
-
-int billing_cancel_all(struct db *db, struct arena *a, const struct tg_config *cfg, const char *user_id)
-{
-	json_object *ids;
-	int rc = billing_live_subscription_ids(db, a, user_id, &ids);
-	if (rc != TG_OK)
-		return rc;
-	size_t n = json_object_array_length(ids);
-	for (size_t i = 0; i < n && rc == TG_OK; i++) {
-		const char *sub = json_object_get_string(json_object_array_get_idx(ids, i));
-		char *path = arena_printf(a, "/v1/subscriptions/%s", sub);
-		json_object *res;
-		struct stripe_error err;
-		rc = stripe_call(cfg, a, "DELETE", path, NULL, NULL, &res, &err);
-		if (rc == TG_EINPUT && !strcmp(err.code, "resource_missing"))
-			rc = TG_OK; /* already gone at Stripe */
-	}
-	json_object_put(ids);
-	return rc;
 }

@@ -39,14 +39,36 @@ static const char *const sql[B_STMT__COUNT] = {
 		"SELECT stripe_subscription_id FROM subscriptions WHERE user_id = $1"
 		" AND status NOT IN ('canceled', 'incomplete_expired')",
 
-	/* Serialises one user's checkouts until the transaction ends (other users are not held). */
-	[B_LOCK_USER] = "SELECT pg_advisory_xact_lock(hashtextextended('tollgate-checkout:' || $1, 0))",
+	/* $1 user $2 plan $3 interval: recorded before Stripe is called (the user's checkout lock is held) */
+	[B_INTENT_BEGIN] =
+		"INSERT INTO checkout_intents (user_id, plan_code, interval) VALUES ($1, $2, $3) RETURNING id",
+
+	/* $1 intent $2 state $3 session id (or NULL) */
+	[B_INTENT_FINISH] =
+		"UPDATE checkout_intents SET state = $2, stripe_session_id = $3, finished_at = now()"
+		" WHERE id = $1 AND state = 'pending'",
+
+	/* $1 seconds: pending intents older than that, with their user and customer (candidates for
+	 * the recovery task, which takes the user's checkout lock before touching one). */
+	[B_INTENT_STALE] =
+		"SELECT i.id, i.user_id, c.stripe_customer_id FROM checkout_intents i"
+		" LEFT JOIN stripe_customers c ON c.user_id = i.user_id"
+		" WHERE i.state = 'pending' AND i.created_at < now() - make_interval(secs => $1)"
+		" ORDER BY i.created_at LIMIT 20",
+
+	/* $1 user: every pending intent of the user is settled (the caller holds the user's lock, so
+	 * none of them is running). */
+	[B_INTENT_ABANDON] =
+		"UPDATE checkout_intents SET state = 'abandoned', finished_at = now()"
+		" WHERE user_id = $1 AND state = 'pending'",
+
+	[B_INTENT_ABANDON_ONE] =
+		"UPDATE checkout_intents SET state = 'abandoned', finished_at = now() WHERE id = $1 AND state = 'pending'",
 
 	[B_SUBSCRIPTION_CURRENT] =
 		"SELECT user_plan(s.user_id), s.status, s.interval, rfc3339(s.current_period_start),"
 		" rfc3339(s.current_period_end), s.cancel_at_period_end, rfc3339(s.canceled_at), s.plan_code,"
-		" rfc3339(s.past_due_since + make_interval(days =>"
-		"   coalesce(nullif(current_setting('tollgate.past_due_grace_days', true), '')::int, 7)))"
+		" rfc3339(s.grace_until)"
 		" FROM subscriptions s WHERE s.user_id = $1"
 		" ORDER BY s.status NOT IN ('canceled', 'incomplete_expired') DESC, s.created_at DESC LIMIT 1",
 
@@ -94,7 +116,8 @@ static const char *const sql[B_STMT__COUNT] = {
 
 	/* $1 subscription $2 customer $3 user from metadata (or NULL) $4 plan from metadata (or NULL)
 	 * $5 interval (or NULL) $6 status $7 period start $8 period end (unix) $9 cancel_at_period_end
-	 * $10 canceled_at $11 ended_at $12 the event's created $13 force $14 price id (or NULL).
+	 * $10 canceled_at $11 ended_at $12 the event's created $13 force $14 price id (or NULL)
+	 * $15 grace days of a subscription that becomes past_due.
 	 * The plan is the one selling the price, else the metadata's. An older event changes nothing;
 	 * one of the same second with another status neither (the tie column says so: the caller asks
 	 * Stripe, then forces). */
@@ -109,11 +132,13 @@ static const char *const sql[B_STMT__COUNT] = {
 		"   WHERE stripe_subscription_id = $1),"
 		" up AS (INSERT INTO subscriptions AS s (user_id, stripe_subscription_id, stripe_customer_id, plan_code,"
 		"   interval, status, current_period_start, current_period_end, cancel_at_period_end, canceled_at,"
-		"   ended_at, past_due_since, last_event_created)"
+		"   ended_at, past_due_since, grace_until, last_event_created)"
 		"   SELECT o.user_id, $1, $2, pl.plan_code, pl.interval, $6, to_timestamp($7::double precision),"
 		"   to_timestamp($8::double precision), $9, to_timestamp($10::double precision),"
 		"   to_timestamp($11::double precision),"
-		"   CASE WHEN $6 = 'past_due' THEN to_timestamp($12::double precision) END, $12 FROM owner o, pl"
+		"   CASE WHEN $6 = 'past_due' THEN to_timestamp($12::double precision) END,"
+		"   CASE WHEN $6 = 'past_due' THEN to_timestamp($12::double precision) + make_interval(days => $15) END,"
+		"   $12 FROM owner o, pl"
 		"   ON CONFLICT (stripe_subscription_id) DO UPDATE SET plan_code = EXCLUDED.plan_code,"
 		"   interval = EXCLUDED.interval, status = EXCLUDED.status,"
 		"   current_period_start = EXCLUDED.current_period_start, current_period_end = EXCLUDED.current_period_end,"
@@ -121,6 +146,8 @@ static const char *const sql[B_STMT__COUNT] = {
 		"   ended_at = EXCLUDED.ended_at,"
 		"   past_due_since = CASE WHEN EXCLUDED.status = 'past_due'"
 		"     THEN coalesce(s.past_due_since, EXCLUDED.past_due_since) END,"
+		"   grace_until = CASE WHEN EXCLUDED.status = 'past_due'"
+		"     THEN coalesce(s.grace_until, EXCLUDED.grace_until) END,"
 		"   last_event_created = EXCLUDED.last_event_created, updated_at = now()"
 		"   WHERE s.last_event_created < EXCLUDED.last_event_created"
 		"   OR (s.last_event_created = EXCLUDED.last_event_created AND ($13::boolean OR s.status = EXCLUDED.status))"

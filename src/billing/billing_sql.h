@@ -4,6 +4,8 @@
 
 #include "tollgate/db.h"
 
+#include <json.h>
+
 enum billing_stmt {
 	B_PLANS,
 	B_PRICE,
@@ -12,7 +14,11 @@ enum billing_stmt {
 	B_CUSTOMER_SAVE,
 	B_CUSTOMER_LINK,
 	B_LIVE_SUBSCRIPTIONS,
-	B_LOCK_USER,
+	B_INTENT_BEGIN,
+	B_INTENT_FINISH,
+	B_INTENT_STALE,
+	B_INTENT_ABANDON,
+	B_INTENT_ABANDON_ONE,
 	B_SUBSCRIPTION_CURRENT,
 	B_INVOICES,
 	B_EVENT_SEEN,
@@ -37,5 +43,9 @@ enum billing_stmt {
 };
 
 extern const struct db_stmts billing_stmts;
+
+/* Job handlers of the area (billing_jobs.c lists them). */
+struct jobs_ctx;
+int billing_job_subscription_refresh(const struct jobs_ctx *ctx, json_object *payload);
 
 #endif

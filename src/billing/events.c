@@ -3,13 +3,17 @@
 #include "tollgate/arena.h"
 #include "tollgate/billing.h"
 #include "tollgate/config.h"
+#include "tollgate/deadline.h"
+#include "tollgate/jobs.h"
 #include "tollgate/db.h"
 #include "tollgate/litellm.h"
 #include "tollgate/log.h"
 #include "tollgate/mail.h"
 #include "tollgate/notify.h"
 #include "tollgate/status.h"
+#include "tollgate/timeutil.h"
 #include "tollgate/stripe.h"
+#include "tollgate/uuid.h"
 #include "billing_sql.h"
 
 #include <stdio.h>
@@ -51,8 +55,8 @@ static json_object *first_of(json_object *o, const char *list)
 /* Upserts the subscription object sub as of the event time created. *changed: applied and its
  * plan or status moved; *tie: not applied because the stored state has the same time and another
  * status. */
-static int upsert_subscription(struct db *db, struct arena *a, json_object *sub, long long created, bool force,
-			       const char **owner, bool *applied, bool *changed, bool *tie)
+static int upsert_subscription(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *sub,
+			       long long created, bool force, const char **owner, bool *applied, bool *changed, bool *tie)
 {
 	const char *id = stripe_str(sub, "id"), *customer = stripe_id(sub, "customer");
 	const char *status = stripe_str(sub, "status");
@@ -61,7 +65,7 @@ static int upsert_subscription(struct db *db, struct arena *a, json_object *sub,
 	json_object *item = first_of(sub, "items"), *price = member(item, "price");
 	json_object *meta = member(sub, "metadata");
 	const char *user = stripe_str(meta, "user_id");
-	if (user && !account_uuid_valid(user))
+	if (user && !uuid_valid(user))
 		user = NULL;
 	/* acacia carries the period on the subscription; basil and later on its items */
 	json_object *period_src = stripe_int(sub, "current_period_end", -1) >= 0 ? sub : item;
@@ -80,9 +84,10 @@ static int upsert_subscription(struct db *db, struct arena *a, json_object *sub,
 			   num(a, sub, "ended_at", true),
 			   created_s,
 			   force ? "true" : "false",
-			   stripe_str(price, "id")};
+			   stripe_str(price, "id"),
+			   arena_printf(a, "%d", cfg->past_due_grace_days)};
 	PGresult *r;
-	int rc = db_exec(db, a, &billing_stmts, B_SUBSCRIPTION_UPSERT, 14, p, &r);
+	int rc = db_exec(db, a, &billing_stmts, B_SUBSCRIPTION_UPSERT, 15, p, &r);
 	if (rc != TG_OK)
 		return rc;
 	if (!db_bool(r, 0, 4)) {
@@ -101,23 +106,15 @@ static int apply_subscription(struct db *db, struct arena *a, const struct tg_co
 {
 	const char *owner;
 	bool applied, changed, tie;
-	int rc = upsert_subscription(db, a, sub, created, false, &owner, &applied, &changed, &tie);
+	int rc = upsert_subscription(db, a, cfg, sub, created, false, &owner, &applied, &changed, &tie);
 	if (rc != TG_OK)
 		return rc;
 	if (!owner)
 		return TG_ENOTFOUND; /* customer not linked to a user yet: retry later */
-	if (!applied && tie && stripe_configured(cfg)) {
-		/* Two states stamped with the same second: Stripe's current object settles it. */
-		json_object *fresh;
-		struct stripe_error err;
-		char *path = arena_printf(a, "/v1/subscriptions/%s", stripe_str(sub, "id"));
-		rc = stripe_call(cfg, a, "GET", path, NULL, NULL, &fresh, &err);
-		if (rc == TG_OK)
-			rc = upsert_subscription(db, a, fresh, created, true, &owner, &applied, &changed, &tie);
-		else if (rc != TG_EUNAVAIL)
-			rc = TG_OK; /* gone at Stripe: keep what we have */
-		if (rc != TG_OK)
-			return rc;
+	if (!applied && tie) {
+		/* Two states stamped with the same second: Stripe's current object settles it, asked
+		 * by a job (no network call while this transaction holds the row). */
+		return billing_queue_subscription_refresh(db, a, stripe_str(sub, "id"), created);
 	}
 	if (!applied) {
 		log_info("subscription %s: event older than the state applied; ignored", stripe_str(sub, "id"));
@@ -127,31 +124,58 @@ static int apply_subscription(struct db *db, struct arena *a, const struct tg_co
 	return changed ? litellm_queue_sync(db, a, owner) : TG_OK;
 }
 
-static int notify_payment_failed(struct db *db, struct arena *a, const struct tg_config *cfg, const char *customer)
+int billing_queue_subscription_refresh(struct db *db, struct arena *a, const char *subscription_id,
+				       long long created)
+{
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "subscription", json_object_new_string(subscription_id));
+	json_object_object_add(p, "created", json_object_new_int64(created));
+	int rc = jobs_enqueue(db, a, BILLING_JOB_SUBSCRIPTION_REFRESH, p);
+	json_object_put(p);
+	return rc;
+}
+
+/* The job: Stripe's current subscription (no transaction open), then applied over the tie. */
+int billing_job_subscription_refresh(const struct jobs_ctx *ctx, json_object *payload)
+{
+	const char *id = stripe_str(payload, "subscription");
+	long long created = stripe_int(payload, "created", -1);
+	if (!id || created < 0)
+		return TG_EINPUT;
+	if (!stripe_configured(ctx->cfg))
+		return TG_OK; /* nothing to ask: keep what we have */
+	struct arena *a = ctx->arena;
+	struct deadline dl = deadline_at(time_mono_us(), (long)ctx->cfg->stripe_timeout * 3000);
+	json_object *fresh;
+	struct stripe_error err;
+	int rc = stripe_call(ctx->cfg, a, &dl, "GET", arena_printf(a, "/v1/subscriptions/%s", id), NULL, NULL, &fresh,
+			     &err);
+	if (rc == TG_EINPUT)
+		return TG_OK; /* gone at Stripe: keep what we have */
+	if (rc != TG_OK)
+		return rc;
+	if ((rc = db_begin(ctx->db)) != TG_OK)
+		return rc;
+	const char *owner;
+	bool applied, changed, tie;
+	rc = upsert_subscription(ctx->db, a, ctx->cfg, fresh, created, true, &owner, &applied, &changed, &tie);
+	if (rc == TG_OK && owner && changed)
+		rc = litellm_queue_sync(ctx->db, a, owner);
+	return db_finish(ctx->db, rc);
+}
+
+static int notify_payment_failed(struct db *db, struct arena *a, const char *customer)
 {
 	const char *p[] = {customer};
 	PGresult *r;
 	int rc = db_exec(db, a, &billing_stmts, B_USER_OF_CUSTOMER, 1, p, &r);
 	if (rc != TG_OK || PQntuples(r) != 1)
 		return rc;
-	struct account_user u = {.id = db_value(r, 0, 0), .email = db_value(r, 0, 1), .name = db_value(r, 0, 2)};
-	rc = notify_create(db, a, u.id, "payment_failed", "Your payment failed",
-			   "We could not collect your subscription payment. Update your payment method to keep your plan.",
-			   "/billing");
-	if (rc != TG_OK)
-		return rc;
-	struct notify_prefs prefs;
-	if ((rc = notify_prefs_get(db, a, u.id, &prefs)) != TG_OK || !prefs.billing)
-		return rc;
-	json_object *vars = mail_vars(cfg, &u);
-	json_object_object_add(vars, "link", json_object_new_string(arena_printf(a, "%s/billing", cfg->public_origin)));
-	rc = mail_enqueue(db, a, MAIL_PAYMENT_FAILED, u.email, u.id, vars);
-	json_object_put(vars);
-	return rc;
+	struct mail_recipient u = {.user_id = db_value(r, 0, 0), .email = db_value(r, 0, 1), .name = db_value(r, 0, 2)};
+	return mail_queue_payment_failed(db, a, &u);
 }
 
-static int apply_invoice(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *inv,
-			 long long created, bool failed)
+static int apply_invoice(struct db *db, struct arena *a, json_object *inv, long long created, bool failed)
 {
 	const char *id = stripe_str(inv, "id"), *customer = stripe_id(inv, "customer");
 	if (!id || !customer)
@@ -195,7 +219,7 @@ static int apply_invoice(struct db *db, struct arena *a, const struct tg_config 
 	if (!db_value(r, 0, 0))
 		return TG_ENOTFOUND; /* unknown customer: retry later */
 	if (failed && db_value(r, 0, 1))
-		return notify_payment_failed(db, a, cfg, customer);
+		return notify_payment_failed(db, a, customer);
 	return TG_OK;
 }
 
@@ -220,7 +244,7 @@ static int apply_checkout(struct db *db, struct arena *a, json_object *session)
 {
 	const char *mode = stripe_str(session, "mode"), *user = stripe_str(session, "client_reference_id");
 	const char *customer = stripe_id(session, "customer");
-	if ((mode && strcmp(mode, "subscription")) || !user || !customer || !account_uuid_valid(user))
+	if ((mode && strcmp(mode, "subscription")) || !user || !customer || !uuid_valid(user))
 		return TG_OK; /* not one of ours */
 	const char *p[] = {user, customer};
 	return db_exec(db, a, &billing_stmts, B_CUSTOMER_LINK, 2, p, NULL);
@@ -240,9 +264,9 @@ int billing_event_apply(struct db *db, struct arena *a, const struct tg_config *
 		return apply_subscription(db, a, cfg, obj, created);
 	if (!strcmp(type, "invoice.paid") || !strcmp(type, "invoice.payment_succeeded") ||
 	    !strcmp(type, "invoice.finalized") || !strcmp(type, "invoice.updated"))
-		return apply_invoice(db, a, cfg, obj, created, false);
+		return apply_invoice(db, a, obj, created, false);
 	if (!strcmp(type, "invoice.payment_failed"))
-		return apply_invoice(db, a, cfg, obj, created, true);
+		return apply_invoice(db, a, obj, created, true);
 	if (!strcmp(type, "charge.refunded"))
 		return apply_refund(db, a, obj);
 	return TG_OK; /* stored and acknowledged, nothing to do */
@@ -252,7 +276,7 @@ int billing_event_apply(struct db *db, struct arena *a, const struct tg_config *
 static void failure(const struct tg_config *cfg, json_object *event, const char *id, int attempts, int rc,
 		    char *err, size_t errlen, char *wait, size_t waitlen, bool *give_up)
 {
-	long delay = mail_backoff_seconds(attempts, cfg->event_retry_base, EVENT_RETRY_MAX);
+	long delay = time_backoff_seconds(attempts, cfg->event_retry_base, EVENT_RETRY_MAX);
 	snprintf(wait, waitlen, "%ld", delay);
 	snprintf(err, errlen, "%s%s", tg_strerror(rc),
 		 rc == TG_ENOTFOUND ? ": the customer, subscription or invoice is not known (yet)" : "");

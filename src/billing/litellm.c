@@ -28,7 +28,7 @@ int litellm_queue_sync(struct db *db, struct arena *a, const char *user_id)
 {
 	json_object *p = json_object_new_object();
 	json_object_object_add(p, "user_id", json_object_new_string(user_id));
-	int rc = jobs_enqueue(db, a, JOB_LITELLM_SYNC, p);
+	int rc = jobs_enqueue(db, a, LITELLM_JOB_SYNC, p);
 	json_object_put(p);
 	return rc;
 }
@@ -238,7 +238,7 @@ int litellm_queue_delete(struct db *db, struct arena *a, const char *user_id)
 		return TG_ENOMEM;
 	json_object *payload = json_object_new_object();
 	json_object_object_add(payload, "key_ciphertext", json_object_new_string(hex));
-	rc = jobs_enqueue(db, a, JOB_LITELLM_DELETE, payload);
+	rc = jobs_enqueue(db, a, LITELLM_JOB_DELETE, payload);
 	json_object_put(payload);
 	return rc;
 }

@@ -4,6 +4,7 @@
 #include "tollgate/arena.h"
 #include "tollgate/config.h"
 #include "tollgate/crypto.h"
+#include "tollgate/deadline.h"
 #include "tollgate/fetch.h"
 #include "tollgate/log.h"
 #include "tollgate/status.h"
@@ -150,8 +151,8 @@ static void fill_error(struct stripe_error *err, long status, json_object *body)
 	}
 }
 
-int stripe_call(const struct tg_config *cfg, struct arena *a, const char *method, const char *path,
-		const struct stripe_form *form, const char *idempotency_key, json_object **out,
+int stripe_call(const struct tg_config *cfg, struct arena *a, const struct deadline *dl, const char *method,
+		const char *path, const struct stripe_form *form, const char *idempotency_key, json_object **out,
 		struct stripe_error *err)
 {
 	memset(err, 0, sizeof(*err));
@@ -169,14 +170,24 @@ int stripe_call(const struct tg_config *cfg, struct arena *a, const char *method
 	if (!url || !auth)
 		return TG_ENOMEM;
 	int rc = TG_EUNAVAIL;
+	/* backoff as Stripe's SDKs do, but never past the deadline */
 	for (int attempt = 0; attempt <= STRIPE_MAX_RETRIES; attempt++) {
 		if (attempt) {
 			long ms = stripe_backoff_ms(attempt);
 			unsigned char j;
 			crypto_random(&j, 1);
 			ms = ms / 2 + (ms / 2) * j / 255; /* jitter to 50–100 % */
+			if (ms >= deadline_left_ms(dl))
+				break;
 			usleep((useconds_t)ms * 1000);
 		}
+		long left = deadline_left_ms(dl);
+		if (left < 50) {
+			if (!attempt)
+				snprintf(err->message, sizeof(err->message), "no time left for the call");
+			break;
+		}
+		long timeout_ms = (long)cfg->stripe_timeout * 1000 < left ? (long)cfg->stripe_timeout * 1000 : left;
 		CURL *c = curl_easy_init();
 		if (!c)
 			return TG_ENOMEM;
@@ -189,8 +200,8 @@ int stripe_call(const struct tg_config *cfg, struct arena *a, const char *method
 			h = curl_slist_append(h, idem);
 		curl_easy_setopt(c, CURLOPT_URL, url);
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)cfg->stripe_timeout);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 10000 ? timeout_ms : 10000L);
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_write);

@@ -93,6 +93,7 @@ static const struct key keys[] = {
 	SECRET(stripe_secret_key),
 	SECRET(stripe_webhook_secrets),
 	D(stripe_timeout, "30s", 1, 600),
+	D(outbound_deadline, "5s", 1, 120),
 	I(past_due_grace_days, 7, 0, 365),
 	D(event_retry_base, "30s", 1, 86400),
 	S(stripe_prices, ""),

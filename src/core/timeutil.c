@@ -42,3 +42,13 @@ int time_parse_duration(const char *s, long long *out_seconds)
 	*out_seconds = v * mul;
 	return 0;
 }
+
+long time_backoff_seconds(int attempt, int base, int max)
+{
+	if (attempt < 1)
+		attempt = 1;
+	long s = base;
+	for (int i = 1; i < attempt && s < max; i++)
+		s *= 2;
+	return s > max ? max : s;
+}

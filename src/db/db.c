@@ -75,10 +75,8 @@ int db_open(struct db **out, const struct tg_config *cfg)
 {
 	struct db *db = mem_calloc(1, sizeof(*db));
 	db->conninfo = mem_strdup(cfg->database_url);
-	/* tollgate.past_due_grace_days is read by the user_plan() SQL function */
-	snprintf(db->options, sizeof(db->options),
-		 "-c statement_timeout=%d -c TimeZone=UTC -c tollgate.past_due_grace_days=%d",
-		 cfg->db_statement_timeout_ms, cfg->past_due_grace_days);
+	snprintf(db->options, sizeof(db->options), "-c statement_timeout=%d -c TimeZone=UTC",
+		 cfg->db_statement_timeout_ms);
 	snprintf(db->connect_timeout, sizeof(db->connect_timeout), "%d", cfg->db_connect_timeout);
 	*out = db;
 	return connect_now(db);
@@ -244,6 +242,36 @@ int db_exec_row(struct db *db, struct arena *a, const struct db_stmts *set, int 
 	else if (!a)
 		PQclear(r);
 	return TG_OK;
+}
+
+/* Session-level advisory locks: held by the connection, not by a transaction. */
+enum { DB_TRY_LOCK, DB_UNLOCK, DB_STMT__COUNT };
+static const char *const lock_sql[DB_STMT__COUNT] = {
+	[DB_TRY_LOCK] = "SELECT pg_try_advisory_lock($1::int, hashtext($2))",
+	[DB_UNLOCK] = "SELECT pg_advisory_unlock($1::int, hashtext($2))",
+};
+static const struct db_stmts lock_stmts = {"db", lock_sql, DB_STMT__COUNT};
+
+int db_try_lock(struct db *db, struct arena *a, enum db_lock_space space, const char *key, bool *got)
+{
+	*got = false;
+	char sp[12];
+	snprintf(sp, sizeof(sp), "%d", (int)space);
+	const char *p[] = {sp, key};
+	PGresult *r;
+	int rc = db_exec_row(db, a, &lock_stmts, DB_TRY_LOCK, 2, p, &r);
+	if (rc == TG_OK)
+		*got = db_bool(r, 0, 0);
+	return rc;
+}
+
+void db_unlock(struct db *db, struct arena *a, enum db_lock_space space, const char *key)
+{
+	char sp[12];
+	snprintf(sp, sizeof(sp), "%d", (int)space);
+	const char *p[] = {sp, key};
+	/* a lost connection has released it already */
+	db_exec(db, a, &lock_stmts, DB_UNLOCK, 2, p, NULL);
 }
 
 static int simple(struct db *db, const char *sql)

@@ -3,6 +3,7 @@
 #include "tollgate/arena.h"
 #include "tollgate/crypto.h"
 #include "tollgate/status.h"
+#include "tollgate/timeutil.h"
 #include "tollgate/utf8.h"
 
 #include <arpa/inet.h>
@@ -122,6 +123,7 @@ int http_req_init(struct http_req *req, struct arena *a, char **env, const char 
 	req->env = env;
 	req->json_max_depth = json_max_depth;
 	req->content_length = -1;
+	req->started_us = time_mono_us();
 
 	const char *m = env_get(env, "REQUEST_METHOD");
 	req->method_name = m ? m : "";

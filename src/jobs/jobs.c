@@ -1,213 +1,189 @@
-/* jobs.c — the jobs worker loop. Each job kind takes its work with FOR UPDATE SKIP LOCKED,
- * so any number of jobs workers on any number of hosts never do one item twice. */
+/* jobs.c — the job queue and the jobs worker loop. Jobs are taken with FOR UPDATE SKIP LOCKED
+ * and leased, so any number of jobs workers on any number of hosts never run one job at once. */
 #include "tollgate/jobs.h"
-#include "tollgate/account.h"
-#include "tollgate/billing.h"
-#include "tollgate/litellm.h"
-#include "tollgate/app.h"
 #include "tollgate/arena.h"
 #include "tollgate/config.h"
 #include "tollgate/db.h"
 #include "tollgate/log.h"
-#include "tollgate/mail.h"
 #include "tollgate/status.h"
 #include "tollgate/timeutil.h"
+#include "jobs_sql.h"
 
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #define QUEUE_BATCH 50
-#define CLEANUP_EVERY_US (600LL * 1000000)
-#define JOB_RETRY_MAX_SECONDS 3600
+#define MAX_TASKS 32
 
-enum jobs_stmt { JOBS_ENQUEUE, JOBS_CLAIM, JOBS_DONE, JOBS_RETRY, JOBS_STMT__COUNT };
-static const char *const jobs_sql[JOBS_STMT__COUNT] = {
-	[JOBS_ENQUEUE] = "INSERT INTO jobs (kind, payload) VALUES ($1, $2::jsonb)",
-	[JOBS_CLAIM] = "SELECT id, kind, payload::text, attempts FROM jobs WHERE run_at <= now()"
-		       " ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-	[JOBS_DONE] = "DELETE FROM jobs WHERE id = $1",
-	/* $1 id $2 error $3 seconds */
-	[JOBS_RETRY] = "UPDATE jobs SET attempts = attempts + 1, last_error = $2,"
-		       " run_at = now() + make_interval(secs => $3) WHERE id = $1",
-};
-static const struct db_stmts jobs_stmts = {"jobs", jobs_sql, JOBS_STMT__COUNT};
+int jobs_enqueue_in(struct db *db, struct arena *a, const char *kind, json_object *payload, int delay)
+{
+	const char *text = arena_strdup(a, json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN));
+	const char *when = arena_printf(a, "%d", delay > 0 ? delay : 0);
+	const char *p[] = {kind, text, when};
+	return db_exec(db, a, &jobs_stmts, JOBS_ENQUEUE, 3, p, NULL);
+}
 
 int jobs_enqueue(struct db *db, struct arena *a, const char *kind, json_object *payload)
 {
-	const char *text = arena_strdup(a, json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN));
-	if (!text)
-		return TG_ENOMEM;
-	const char *p[] = {kind, text};
-	return db_exec(db, a, &jobs_stmts, JOBS_ENQUEUE, 2, p, NULL);
+	return jobs_enqueue_in(db, a, kind, payload, 0);
 }
 
-/* A reset request: the lookup happens here, not in the request, so the answer's timing
- * never depends on whether the address is known. */
-static int job_password_reset(struct app *app, json_object *payload)
+static const struct jobs_kind *find_kind(const struct jobs_table *t, const char *name)
 {
-	json_object *e;
-	if (!json_object_object_get_ex(payload, "email", &e) || !json_object_is_type(e, json_type_string))
-		return TG_OK; /* malformed: nothing to do, drop it */
-	struct account_user u;
-	bool active;
-	int rc = account_find_by_email(app->db, app->arena, json_object_get_string(e), &u, &active);
-	if (rc == TG_ENOTFOUND || (rc == TG_OK && !active))
-		return TG_OK;
+	for (const struct jobs_kind *const *set = t->kinds; set && *set; set++)
+		for (const struct jobs_kind *k = *set; k->name; k++)
+			if (!strcmp(k->name, name))
+				return k;
+	return NULL;
+}
+
+/* Runs the handler: a transactional one inside one transaction with the job's deletion. */
+static int run_handler(const struct jobs_ctx *ctx, const struct jobs_kind *k, json_object *payload, const char *id)
+{
+	const char *p[] = {id};
+	if (!k->transactional) {
+		int rc = k->run(ctx, payload);
+		return rc == TG_OK ? db_exec(ctx->db, ctx->arena, &jobs_stmts, JOBS_DONE, 1, p, NULL) : rc;
+	}
+	int rc = db_begin(ctx->db);
 	if (rc != TG_OK)
 		return rc;
-	/* Nobody's mailbox gets flooded with reset links: beyond the limit the request is dropped
-	 * here, where the requester cannot see the difference. */
-	int retry;
-	char *key = arena_printf(app->arena, "forgot-email:%s", u.id);
-	if ((rc = account_rate_limit(app->db, app->arena, key, app->cfg->forgot_email_limit, 3600, &retry)) != TG_OK)
-		return rc;
-	if (retry > 0) {
-		log_info("password reset for user %s dropped: %d emails in the last hour", u.id,
-			 app->cfg->forgot_email_limit);
-		return TG_OK;
+	rc = k->run(ctx, payload);
+	if (rc == TG_OK)
+		rc = db_exec(ctx->db, ctx->arena, &jobs_stmts, JOBS_DONE, 1, p, NULL);
+	return db_finish(ctx->db, rc);
+}
+
+/* Records a failed run: retry after the kind's backoff, or set it aside after its last attempt. */
+static int record_failure(const struct jobs_ctx *ctx, const struct jobs_kind *k, const char *id, int attempts,
+			  int rc)
+{
+	char wait[24], err[128];
+	snprintf(err, sizeof(err), "%s", tg_strerror(rc));
+	if (k->max_attempts > 0 && attempts >= k->max_attempts) {
+		log_error("job %s (%s) failed %d times: %s; set aside", id, k->name, attempts, err);
+		const char *p[] = {id, err};
+		return db_exec(ctx->db, ctx->arena, &jobs_stmts, JOBS_FAILED, 2, p, NULL);
 	}
-	return mail_queue_password_reset(app->db, app->arena, app->cfg, &u);
+	long delay = time_backoff_seconds(attempts, k->retry_base, k->retry_max);
+	snprintf(wait, sizeof(wait), "%ld", delay);
+	if (rc != TG_EUNAVAIL)
+		log_warn("job %s (%s) failed: %s; retrying in %s s", id, k->name, err, wait);
+	const char *p[] = {id, err, wait};
+	return db_exec(ctx->db, ctx->arena, &jobs_stmts, JOBS_RETRY, 3, p, NULL);
 }
 
-static int job_litellm_sync(struct app *app, json_object *payload)
+/* Runs one job whose lock is ours. Returns TG_OK, or the database's failure. */
+static int run_one(const struct jobs_ctx *ctx, const struct jobs_table *t, const char *id, bool *ran)
 {
-	json_object *u;
-	if (!json_object_object_get_ex(payload, "user_id", &u) || !json_object_is_type(u, json_type_string))
+	const char *p[] = {id};
+	PGresult *r;
+	int rc = db_exec(ctx->db, ctx->arena, &jobs_stmts, JOBS_TAKE, 1, p, &r);
+	if (rc != TG_OK || PQntuples(r) == 0)
+		return rc; /* done by another worker meanwhile */
+	*ran = true;
+	const char *name = db_value(r, 0, 0);
+	int attempts = (int)db_int(r, 0, 2);
+	json_object *payload = arena_own_json(ctx->arena, json_tokener_parse(db_value(r, 0, 1)));
+	const struct jobs_kind *k = find_kind(t, name);
+	rc = k && payload ? run_handler(ctx, k, payload, id) : TG_EINPUT;
+	if (rc == TG_OK)
 		return TG_OK;
-	if (!litellm_configured(app->cfg))
-		return TG_OK; /* nothing to keep in line; the reconcile job catches up once configured */
-	return litellm_sync_user(app->db, app->arena, app->cfg, json_object_get_string(u));
+	if (rc == TG_EINPUT) {
+		log_error("job %s (%s): %s; set aside", id, name, k ? "its payload cannot be handled" : "unknown kind");
+		const char *fp[] = {id, "cannot be handled"};
+		return db_exec(ctx->db, ctx->arena, &jobs_stmts, JOBS_FAILED, 2, fp, NULL);
+	}
+	/* The other jobs go on when one's dependency is down; when rescheduling fails too, it is
+	 * the database that is down and the round ends. */
+	return record_failure(ctx, k, id, attempts, rc);
 }
 
-static int job_litellm_delete(struct app *app, json_object *payload)
-{
-	json_object *k;
-	if (!json_object_object_get_ex(payload, "key_ciphertext", &k) || !json_object_is_type(k, json_type_string))
-		return TG_OK;
-	int rc = litellm_delete_key(app->arena, app->cfg, json_object_get_string(k));
-	return rc == TG_EINPUT ? TG_OK : rc;
-}
-
-static const struct {
-	const char *kind;
-	int (*run)(struct app *app, json_object *payload);
-} queue_kinds[] = {
-	{JOB_PASSWORD_RESET, job_password_reset},
-	{JOB_LITELLM_SYNC, job_litellm_sync},
-	{JOB_LITELLM_DELETE, job_litellm_delete},
-};
-
-/* Runs due jobs, each in its own transaction with its effects, deleted when done. */
-static int run_queue(struct app *app)
+/* Runs due jobs, one at a time. Returns how many were handled, or -status when the database is
+ * the problem. */
+static int run_queue(const struct jobs_ctx *ctx, const struct jobs_table *t)
 {
 	int handled = 0;
-	while (handled < QUEUE_BATCH) {
-		int rc = db_begin(app->db);
+	bool more = true;
+	while (more && handled < QUEUE_BATCH) {
+		PGresult *due;
+		int rc = db_exec(ctx->db, NULL, &jobs_stmts, JOBS_DUE, 0, NULL, &due);
 		if (rc != TG_OK)
 			return -rc;
-		PGresult *r;
-		if ((rc = db_exec(app->db, app->arena, &jobs_stmts, JOBS_CLAIM, 0, NULL, &r)) != TG_OK) {
-			db_rollback(app->db);
+		more = false;
+		for (int i = 0; i < PQntuples(due) && rc == TG_OK; i++) {
+			const char *id = db_value(due, i, 0);
+			bool got, ran = false;
+			if ((rc = db_try_lock(ctx->db, ctx->arena, DB_LOCK_JOB, id, &got)) != TG_OK || !got)
+				continue; /* another worker runs it */
+			rc = run_one(ctx, t, id, &ran);
+			db_unlock(ctx->db, ctx->arena, DB_LOCK_JOB, id);
+			arena_reset(ctx->arena);
+			if (ran) {
+				handled++;
+				more = true;
+			}
+		}
+		PQclear(due);
+		if (rc != TG_OK)
 			return -rc;
-		}
-		if (PQntuples(r) == 0) {
-			db_rollback(app->db);
-			break;
-		}
-		const char *id = db_value(r, 0, 0), *kind = db_value(r, 0, 1);
-		int attempts = (int)db_int(r, 0, 3);
-		json_object *payload = json_tokener_parse(db_value(r, 0, 2));
-		arena_own_json(app->arena, payload);
-		rc = TG_EINPUT;
-		for (size_t i = 0; i < sizeof(queue_kinds) / sizeof(queue_kinds[0]); i++)
-			if (!strcmp(kind, queue_kinds[i].kind))
-				rc = queue_kinds[i].run(app, payload);
-		if (rc == TG_EINPUT) {
-			log_error("job %s has unknown kind %s; dropped", id, kind);
-			rc = TG_OK;
-		}
-		const char *p[] = {id};
-		if (rc == TG_OK && (rc = db_exec(app->db, app->arena, &jobs_stmts, JOBS_DONE, 1, p, NULL)) == TG_OK &&
-		    (rc = db_commit(app->db)) == TG_OK) {
-			handled++;
-			continue;
-		}
-		db_rollback(app->db);
-		char wait[24], err[128];
-		snprintf(wait, sizeof(wait), "%ld", mail_backoff_seconds(attempts + 1, 5, JOB_RETRY_MAX_SECONDS));
-		snprintf(err, sizeof(err), "%s", tg_strerror(rc));
-		const char *rp[] = {id, err, wait};
-		log_warn("job %s (%s) failed: %s; retrying in %s s", id, kind, err, wait);
-		/* Rescheduling needs the database: when that fails it is the database that is down
-		 * and the round ends; otherwise (LiteLLM down, say) the other jobs go on. */
-		if ((rc = db_exec(app->db, app->arena, &jobs_stmts, JOBS_RETRY, 3, rp, NULL)) != TG_OK)
-			return -rc;
-		handled++;
 	}
 	return handled;
 }
 
-static int run_outbox(struct app *app)
-{
-	return mail_deliver_due(app->db, app->arena, app->cfg);
-}
-
-static int run_stripe_events(struct app *app)
-{
-	return billing_retry_events(app->db, app->arena, app->cfg);
-}
-
-/* Periodic work, at most once per CLEANUP_EVERY_US: expired rows, key reconciliation. */
-static int run_periodic(struct app *app)
-{
-	int64_t now = time_mono_us();
-	if (app->last_periodic_us && now - app->last_periodic_us < CLEANUP_EVERY_US)
-		return 0;
-	app->last_periodic_us = now;
-	int rc = account_cleanup(app->db, app->arena);
-	if (rc != TG_OK)
-		return -rc;
-	int n = litellm_reconcile(app->db, app->arena, app->cfg);
-	if (n > 0)
-		log_info("litellm reconcile: %d keys brought in line", n);
-	return 0;
-}
-
-/* The job kinds, run in order each round. Each returns items processed or a negative status. */
-static const struct {
-	const char *name;
-	int (*run)(struct app *app);
-} job_kinds[] = {
-	{"queue", run_queue},
-	{"outbox", run_outbox},
-	{"stripe_events", run_stripe_events},
-	{"periodic", run_periodic},
+struct task_clock {
+	int64_t last_us[MAX_TASKS];
 };
 
-int jobs_run_once(struct app *app)
+static int run_tasks(const struct jobs_ctx *ctx, const struct jobs_table *t, struct task_clock *clock)
 {
-	int total = 0;
-	for (size_t i = 0; i < sizeof(job_kinds) / sizeof(job_kinds[0]); i++) {
-		int n = job_kinds[i].run(app);
-		arena_reset(app->arena);
-		if (n < 0) {
-			if (n != -TG_EUNAVAIL)
-				log_warn("job %s failed: %s", job_kinds[i].name, tg_strerror(-n));
-			continue;
+	int total = 0, i = 0;
+	int64_t now = time_mono_us();
+	for (const struct jobs_task *const *set = t->tasks; set && *set; set++) {
+		for (const struct jobs_task *task = *set; task->name; task++, i++) {
+			if (i >= MAX_TASKS)
+				return total;
+			if (task->every && clock->last_us[i] && now - clock->last_us[i] < (int64_t)task->every * 1000000)
+				continue;
+			clock->last_us[i] = now;
+			int n = task->run(ctx);
+			arena_reset(ctx->arena);
+			if (n < 0) {
+				if (n != -TG_EUNAVAIL)
+					log_warn("job task %s failed: %s", task->name, tg_strerror(-n));
+				continue;
+			}
+			total += n;
 		}
-		total += n;
 	}
 	return total;
 }
 
+static int round_with(const struct jobs_ctx *ctx, const struct jobs_table *t, struct task_clock *clock)
+{
+	int n = run_queue(ctx, t);
+	arena_reset(ctx->arena);
+	if (n < 0) {
+		if (n != -TG_EUNAVAIL)
+			log_warn("job queue: %s", tg_strerror(-n));
+		n = 0;
+	}
+	return n + run_tasks(ctx, t, clock);
+}
+
+int jobs_run_once(const struct jobs_ctx *ctx, const struct jobs_table *t)
+{
+	struct task_clock clock = {{0}};
+	return round_with(ctx, t, &clock);
+}
+
 /* LISTEN on the jobs connection so a new outbox row or job wakes us at once; polling every
  * jobs_poll_interval covers retries that come due and a lost connection. */
-static int listening_socket(struct app *app, PGconn **listening_on)
+static int listening_socket(struct db *db, PGconn **listening_on)
 {
-	PGconn *c = db_conn(app->db);
+	PGconn *c = db_conn(db);
 	if (!c || PQstatus(c) != CONNECTION_OK)
 		return -1;
 	if (c != *listening_on) {
@@ -221,9 +197,9 @@ static int listening_socket(struct app *app, PGconn **listening_on)
 	return PQsocket(c);
 }
 
-static void drain_notifications(struct app *app)
+static void drain_notifications(struct db *db)
 {
-	PGconn *c = db_conn(app->db);
+	PGconn *c = db_conn(db);
 	if (!c)
 		return;
 	PQconsumeInput(c);
@@ -232,23 +208,22 @@ static void drain_notifications(struct app *app)
 		PQfreemem(n);
 }
 
-int jobs_run(struct app *app, volatile sig_atomic_t *stop, const void *idle_mask)
+int jobs_run(const struct jobs_ctx *ctx, const struct jobs_table *t, volatile sig_atomic_t *stop,
+	     const void *idle_mask)
 {
 	log_info("jobs worker started");
-	if (db_ensure(app->db) == TG_OK && billing_sync_prices(app->db, app->arena, app->cfg) != TG_OK)
-		log_warn("could not apply stripe_prices to the plans");
-	arena_reset(app->arena);
+	struct task_clock clock = {{0}};
 	PGconn *listening_on = NULL;
 	while (!*stop) {
-		db_ensure(app->db);
-		int fd = listening_socket(app, &listening_on);
-		drain_notifications(app);
-		int n = jobs_run_once(app);
+		db_ensure(ctx->db);
+		int fd = listening_socket(ctx->db, &listening_on);
+		drain_notifications(ctx->db);
+		int n = round_with(ctx, t, &clock);
 		if (*stop)
 			break;
 		if (n > 0)
 			continue; /* more may be waiting */
-		struct timespec tick = {.tv_sec = app->cfg->jobs_poll_interval};
+		struct timespec tick = {.tv_sec = ctx->cfg->jobs_poll_interval > 0 ? ctx->cfg->jobs_poll_interval : 1};
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		ppoll(fd >= 0 ? &pfd : NULL, fd >= 0 ? 1 : 0, &tick, (const sigset_t *)idle_mask);
 	}

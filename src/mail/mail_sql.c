@@ -7,12 +7,18 @@ static const char *const sql[MAIL_STMT__COUNT] = {
 		"INSERT INTO email_outbox (kind, to_address, user_id, vars, message_id)"
 		" VALUES ($1, $2, $3, $4::jsonb, $5)",
 
-	/* $1 give-up age in seconds. Locks one due row; other jobs workers skip it. */
-	[MAIL_CLAIM] =
+	/* Due rows, oldest first: candidates; the jobs worker sends one after taking its advisory
+	 * lock (db_try_lock), so no transaction stays open through the SMTP conversation and a
+	 * worker that dies mid-send releases it at once (the Message-ID stays the same). */
+	[MAIL_DUE] =
+		"SELECT id FROM email_outbox WHERE status = 'pending' AND next_attempt_at <= now()"
+		" ORDER BY next_attempt_at, id LIMIT 20",
+
+	/* $1 id $2 give-up age in seconds: the row, if it is still due now that its lock is ours. */
+	[MAIL_TAKE] =
 		"SELECT id, kind, to_address, vars::text, message_id, attempts,"
-		" created_at < now() - make_interval(secs => $1)"
-		" FROM email_outbox WHERE status = 'pending' AND next_attempt_at <= now()"
-		" ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+		" created_at < now() - make_interval(secs => $2)"
+		" FROM email_outbox WHERE id = $1 AND status = 'pending' AND next_attempt_at <= now()",
 
 	[MAIL_SENT] =
 		"UPDATE email_outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1,"
@@ -22,6 +28,18 @@ static const char *const sql[MAIL_STMT__COUNT] = {
 	[MAIL_RETRY] =
 		"UPDATE email_outbox SET attempts = attempts + 1, last_error = $2,"
 		" next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+
+	/* A delivery just succeeded: the server is back, so up to $1 rows waiting out a backoff are
+	 * due now. An outage costs its length, not its length plus the backoff. */
+	[MAIL_WAKE] =
+		"UPDATE email_outbox SET next_attempt_at = now() WHERE id IN (SELECT id FROM email_outbox"
+		" WHERE status = 'pending' AND attempts > 0 AND next_attempt_at > now()"
+		" ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)",
+
+	/* Whether any email waits out a backoff after a failure. */
+	[MAIL_WAITING] =
+		"SELECT EXISTS (SELECT 1 FROM email_outbox WHERE status = 'pending' AND attempts > 0"
+		" AND next_attempt_at > now())",
 
 	[MAIL_FAILED] =
 		"UPDATE email_outbox SET status = 'failed', attempts = attempts + 1, last_error = $2, vars = '{}'"

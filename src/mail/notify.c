@@ -1,10 +1,10 @@
 /* notify.c — in-app notifications and notification preferences. */
 #include "tollgate/notify.h"
-#include "tollgate/account.h"
 #include "tollgate/arena.h"
 #include "tollgate/db.h"
 #include "tollgate/page.h"
 #include "tollgate/status.h"
+#include "tollgate/uuid.h"
 #include "mail_sql.h"
 
 #include <stdio.h>
@@ -54,7 +54,7 @@ int notify_list(struct db *db, struct arena *a, const char *user_id, bool unread
 
 int notify_mark_read(struct db *db, struct arena *a, const char *user_id, const char *id)
 {
-	if (!account_uuid_valid(id))
+	if (!uuid_valid(id))
 		return TG_ENOTFOUND;
 	const char *p[] = {id, user_id};
 	return db_exec_row(db, a, &mail_stmts, NOTIFY_READ, 2, p, NULL);

@@ -6,6 +6,7 @@
 #include "tollgate/db.h"
 #include "tollgate/log.h"
 #include "tollgate/status.h"
+#include "tollgate/timeutil.h"
 #include "mail_sql.h"
 
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #define DELIVER_BATCH 50
+#define WAKE_BATCH "20"     /* woken per successful delivery */
 
 int mail_enqueue(struct db *db, struct arena *a, const char *kind, const char *to, const char *user_id,
 		 json_object *vars)
@@ -38,8 +40,8 @@ int mail_forget_user(struct db *db, struct arena *a, const char *user_id)
 	return db_exec(db, a, &mail_stmts, MAIL_FORGET_USER, 1, p, NULL);
 }
 
-/* Renders and sends the locked row; records the outcome. Runs inside the row's transaction. */
-static int deliver_row(struct db *db, struct arena *a, const struct tg_config *cfg, const PGresult *r)
+/* Renders and sends the claimed row; records the outcome. No transaction is open. */
+static int deliver_row(struct db *db, struct arena *a, const struct tg_config *cfg, PGresult *r)
 {
 	const char *id = db_value(r, 0, 0), *kind = db_value(r, 0, 1), *to = db_value(r, 0, 2);
 	const char *vars_text = db_value(r, 0, 3), *mid = db_value(r, 0, 4);
@@ -65,7 +67,12 @@ static int deliver_row(struct db *db, struct arena *a, const struct tg_config *c
 	if (rc == TG_OK) {
 		const char *p[] = {id};
 		log_info("email %s (%s) delivered", id, kind);
-		return db_exec(db, a, &mail_stmts, MAIL_SENT, 1, p, NULL);
+		rc = db_exec(db, a, &mail_stmts, MAIL_SENT, 1, p, NULL);
+		const char *wp[] = {WAKE_BATCH};
+		if (rc == TG_OK && (rc = db_exec(db, a, &mail_stmts, MAIL_WAKE, 1, wp, &r)) == TG_OK &&
+		    PQcmdTuples(r)[0] != '0')
+			log_info("delivery works again: %s waiting emails are due now", PQcmdTuples(r));
+		return rc;
 	}
 	if (too_old) {
 		const char *p[] = {id, err};
@@ -73,7 +80,7 @@ static int deliver_row(struct db *db, struct arena *a, const struct tg_config *c
 		return db_exec(db, a, &mail_stmts, MAIL_FAILED, 2, p, NULL);
 	}
 	char wait[24];
-	snprintf(wait, sizeof(wait), "%ld", mail_backoff_seconds(attempts + 1, cfg->mail_retry_base, cfg->mail_retry_max));
+	snprintf(wait, sizeof(wait), "%ld", time_backoff_seconds(attempts + 1, cfg->mail_retry_base, cfg->mail_retry_max));
 	const char *p[] = {id, err, wait};
 	log_warn("email %s (%s) not delivered (attempt %d), retrying in %s s: %s", id, kind, attempts + 1, wait, err);
 	return db_exec(db, a, &mail_stmts, MAIL_RETRY, 3, p, NULL);
@@ -84,31 +91,47 @@ int mail_deliver_due(struct db *db, struct arena *a, const struct tg_config *cfg
 	char give_up[24];
 	snprintf(give_up, sizeof(give_up), "%d", cfg->mail_give_up_after);
 	int handled = 0;
-	while (handled < DELIVER_BATCH) {
-		/* The row stays locked while it is sent: a second jobs worker skips it, and a crash
-		 * mid-send rolls back to pending, so nothing is lost. */
-		int rc = db_begin(db);
+	bool more = true;
+	while (more && handled < DELIVER_BATCH) {
+		PGresult *due;
+		int rc = db_exec(db, NULL, &mail_stmts, MAIL_DUE, 0, NULL, &due);
 		if (rc != TG_OK)
 			return -rc;
-		const char *p[] = {give_up};
-		PGresult *r;
-		rc = db_exec(db, a, &mail_stmts, MAIL_CLAIM, 1, p, &r);
-		if (rc != TG_OK) {
-			db_rollback(db);
-			return -rc;
+		more = false;
+		for (int i = 0; i < PQntuples(due) && rc == TG_OK; i++) {
+			const char *id = db_value(due, i, 0);
+			bool got;
+			if ((rc = db_try_lock(db, a, DB_LOCK_OUTBOX, id, &got)) != TG_OK || !got)
+				continue; /* another worker sends it */
+			const char *p[] = {id, give_up};
+			PGresult *r;
+			if ((rc = db_exec(db, a, &mail_stmts, MAIL_TAKE, 2, p, &r)) == TG_OK && PQntuples(r) == 1) {
+				rc = deliver_row(db, a, cfg, r);
+				handled++;
+				more = true;
+			}
+			db_unlock(db, a, DB_LOCK_OUTBOX, id);
 		}
-		if (PQntuples(r) == 0) {
-			db_rollback(db);
-			break;
-		}
-		rc = deliver_row(db, a, cfg, r);
-		if (rc != TG_OK) {
-			db_rollback(db);
+		PQclear(due);
+		if (rc != TG_OK)
 			return -rc;
-		}
-		if ((rc = db_commit(db)) != TG_OK)
-			return -rc;
-		handled++;
 	}
 	return handled;
+}
+
+int mail_wake_if_back(struct db *db, struct arena *a, const struct tg_config *cfg)
+{
+	PGresult *r;
+	int rc = db_exec(db, a, &mail_stmts, MAIL_WAITING, 0, NULL, &r);
+	if (rc != TG_OK)
+		return -rc;
+	if (!db_bool(r, 0, 0) || mail_transport_probe(cfg) != TG_OK)
+		return 0;
+	const char *wp[] = {WAKE_BATCH};
+	if ((rc = db_exec(db, a, &mail_stmts, MAIL_WAKE, 1, wp, &r)) != TG_OK)
+		return -rc;
+	int n = (int)strtol(PQcmdTuples(r), NULL, 10);
+	if (n)
+		log_info("the mail server answers again: %d waiting emails are due now", n);
+	return n;
 }

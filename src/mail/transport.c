@@ -13,16 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-long mail_backoff_seconds(int attempt, int base, int max)
-{
-	if (attempt < 1)
-		attempt = 1;
-	long s = base;
-	for (int i = 1; i < attempt && s < max; i++)
-		s *= 2;
-	return s > max ? max : s;
-}
-
 struct reader {
 	const char *p;
 	size_t left;
@@ -109,6 +99,32 @@ static int send_file(const struct tg_config *cfg, struct arena *a, const char *m
 	}
 	log_info("email written to %s", path);
 	return TG_OK;
+}
+
+static size_t discard(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	(void)ptr;
+	(void)ud;
+	return size * nmemb;
+}
+
+int mail_transport_probe(const struct tg_config *cfg)
+{
+	if (strcmp(cfg->mail_transport, "smtp"))
+		return TG_OK;
+	CURL *c = curl_easy_init();
+	if (!c)
+		return TG_ENOMEM;
+	curl_easy_setopt(c, CURLOPT_URL, cfg->smtp_url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "NOOP");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (!strncmp(cfg->smtp_url, "smtp://", 7) && !strcmp(cfg->smtp_starttls, "required"))
+		curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+	CURLcode rc = curl_easy_perform(c);
+	curl_easy_cleanup(c);
+	return rc == CURLE_OK ? TG_OK : TG_EUNAVAIL;
 }
 
 int mail_transport_send(const struct tg_config *cfg, struct arena *a, const char *from, const char *to,

@@ -3,6 +3,8 @@
 #include "tollgate/arena.h"
 #include "tollgate/billing.h"
 #include "tollgate/config.h"
+#include "tollgate/deadline.h"
+#include "tollgate/timeutil.h"
 #include "tollgate/db.h"
 #include "tollgate/status.h"
 #include "tollgate/stripe.h"
@@ -47,7 +49,8 @@ static int replay(const struct tg_config *cfg, struct db *db, struct arena *a, l
 		stripe_form_add(f, "starting_after", after);
 		json_object *list, *data;
 		struct stripe_error err;
-		if (stripe_call(cfg, a, "GET", "/v1/events", f, NULL, &list, &err) != TG_OK) {
+		struct deadline dl = deadline_at(time_mono_us(), (long)cfg->stripe_timeout * 3000);
+		if (stripe_call(cfg, a, &dl, "GET", "/v1/events", f, NULL, &list, &err) != TG_OK) {
 			fprintf(stderr, "stripe replay: listing events failed: %s %s\n", err.type, err.message);
 			json_object_put(all);
 			return 1;

@@ -1,6 +1,9 @@
-/* jobs_process.c — the jobs worker process: signals, app, then jobs_run. */
+/* jobs_process.c — the jobs worker process: signals, the jobs table of every area, jobs_run. */
+#include "tollgate/account.h"
 #include "tollgate/app.h"
+#include "tollgate/billing.h"
 #include "tollgate/jobs.h"
+#include "tollgate/mail.h"
 #include "tollgate/log.h"
 #include "tollgate/server.h"
 #include "tollgate/status.h"
@@ -13,6 +16,11 @@ static void on_stop(int sig)
 	(void)sig;
 	server_stop_requested = 1;
 }
+
+/* Every area's job kinds and periodic tasks. */
+static const struct jobs_kind *const kinds[] = {account_jobs, mail_jobs, billing_jobs, NULL};
+static const struct jobs_task *const tasks[] = {account_tasks, mail_tasks, billing_tasks, NULL};
+const struct jobs_table server_jobs_table = {kinds, tasks};
 
 int server_jobs(const struct tg_config *cfg)
 {
@@ -38,7 +46,8 @@ int server_jobs(const struct tg_config *cfg)
 		log_error("jobs worker initialisation failed");
 		return 1;
 	}
-	int code = jobs_run(&app, &server_stop_requested, &idle);
+	struct jobs_ctx ctx = {.db = app.db, .arena = app.arena, .cfg = cfg};
+	int code = jobs_run(&ctx, &server_jobs_table, &server_stop_requested, &idle);
 	server_app_free(&app);
 	return code;
 }

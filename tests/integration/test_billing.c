@@ -529,6 +529,23 @@ static void expect_sub(const struct it_user *u, const char *plan, const char *st
 	it_free(r);
 }
 
+/* Waits (bounded) until the subscription shows status: an event stamped with the same second as
+ * the state it follows is settled by a job that asks Stripe (issue 8: no call inside the
+ * webhook's transaction), a moment after the webhook is acknowledged. */
+static void wait_sub_status(const struct it_user *u, const char *status)
+{
+	int64_t until = now_ms() + 15000;
+	for (;;) {
+		struct it_resp *r = get_sub(u);
+		bool done = it_str(r, "status") && !strcmp(it_str(r, "status"), status);
+		it_free(r);
+		if (done)
+			return;
+		ck_assert_msg(now_ms() < until, "the subscription never became %s", status);
+		it_sleep_ms(100);
+	}
+}
+
 static void expect_me_plan(const struct it_user *u, const char *plan)
 {
 	struct it_resp *r = it_get("/api/auth/me", u->access);
@@ -1051,15 +1068,20 @@ static void expect_one_customer(const struct it_user *u)
 	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM stripe_customers WHERE user_id = '%s'", u->id), 1);
 }
 
-static void expect_all_200(const long st[RACERS], const char *what)
+/* Issue 8: checkouts of one user run one at a time without a transaction held through the Stripe
+ * calls: a checkout that finds another one running answers 409 conflict at once (no waiting on a
+ * request path). Every racer is one of the two, and at least one made a session. */
+static void expect_one_at_a_time(const long st[RACERS], const char *what)
 {
 	char list[256] = "";
-	int bad = 0;
+	int bad = 0, ok = 0;
 	for (int i = 0; i < RACERS; i++) {
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), " %ld", st[i]);
-		bad += st[i] != 200;
+		bad += st[i] != 200 && st[i] != 409;
+		ok += st[i] == 200;
 	}
-	ck_assert_msg(bad == 0, "%s: every parallel checkout should be 200, got:%s", what, list);
+	ck_assert_msg(bad == 0 && ok >= 1, "%s: each parallel checkout should be 200 or 409 (one at a time), got:%s",
+		      what, list);
 }
 
 START_TEST(one_customer_parallel_checkouts_contended)
@@ -1071,7 +1093,7 @@ START_TEST(one_customer_parallel_checkouts_contended)
 		long st[RACERS];
 		parallel_checkouts(&u, true, st);
 		expect_one_customer(&u);
-		expect_all_200(st, "first checkouts racing to save the customer");
+		expect_one_at_a_time(st, "first checkouts racing to save the customer");
 	}
 }
 END_TEST
@@ -1083,7 +1105,7 @@ START_TEST(one_customer_parallel_checkouts)
 	long st[RACERS];
 	parallel_checkouts(&u, false, st);
 	expect_one_customer(&u);
-	expect_all_200(st, "parallel first checkouts");
+	expect_one_at_a_time(st, "parallel first checkouts");
 
 	json_object *reqs = stripe_requests("/v1/customers");
 	const char *key = NULL;
@@ -1622,10 +1644,10 @@ START_TEST(payment_failed_grace_then_free)
 		      p.u.email, getenv("TG_MAIL_DIR"), MAIL_WAIT_MS);
 
 	/* still inside the grace period after 6 days */
-	it_sql("UPDATE subscriptions SET past_due_since = now() - interval '6 days' WHERE user_id = '%s'", p.u.id);
+	it_sql("UPDATE subscriptions SET past_due_since = now() - interval '6 days', grace_until = now() + interval '1 day' WHERE user_id = '%s'", p.u.id);
 	expect_sub(&p.u, "pro", "past_due");
 	/* past it: free */
-	it_sql("UPDATE subscriptions SET past_due_since = now() - interval '8 days' WHERE user_id = '%s'", p.u.id);
+	it_sql("UPDATE subscriptions SET past_due_since = now() - interval '8 days', grace_until = now() - interval '1 day' WHERE user_id = '%s'", p.u.id);
 	r = get_sub(&p.u);
 	expect_str(r, "plan", "free");
 	expect_str(r, "status", "past_due");
@@ -1659,6 +1681,7 @@ START_TEST(cancel_blocks_key)
 	char *body = xprintf("{\"subscription\": \"%s\"}", p.subscription);
 	json_object_put(stripe_ctl_ok("POST", "cancel", body));
 	free(body);
+	wait_sub_status(&p.u, "canceled");
 	struct it_resp *r = get_sub(&p.u);
 	expect_str(r, "status", "canceled");
 	expect_str(r, "plan", "free");
@@ -1682,6 +1705,7 @@ START_TEST(resubscribe_after_cancel)
 	char *body = xprintf("{\"subscription\": \"%s\"}", p.subscription);
 	json_object_put(stripe_ctl_ok("POST", "cancel", body));
 	free(body);
+	wait_sub_status(&p.u, "canceled");
 	expect_sub(&p.u, "free", "canceled");
 
 	struct paid again = p;

@@ -2,9 +2,12 @@
  * not UTF-8 reaching text columns, malformed query values. */
 #include "itest.h"
 
+#include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const hostile_agents[] = {
 	"User-Agent: Mozilla/5.0 (Caf\xe9; \xc9t\xe9)", /* Latin-1 */
@@ -94,6 +97,131 @@ START_TEST(test_malformed_query_values)
 }
 END_TEST
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* POST json to a control endpoint of the Stripe stand-in (TG_STRIPE_URL). */
+static void stripe_control(const char *name, const char *json)
+{
+	const char *base = getenv("TG_STRIPE_URL");
+	ck_assert_msg(base && *base, "TG_STRIPE_URL is not set");
+	char url[512];
+	snprintf(url, sizeof(url), "%s/_control/%s", base, name);
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	FILE *sink = fopen("/dev/null", "w");
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+	CURLcode rc = curl_easy_perform(c);
+	long st = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+	fclose(sink);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	ck_assert_msg(rc == CURLE_OK && st == 200, "stand-in %s: %s, HTTP %ld", name, curl_easy_strerror(rc), st);
+}
+
+struct slow_checkout {
+	const char *access;
+	long status;
+	char code[64];
+	long long took_ms;
+};
+
+static void *run_checkout(void *arg)
+{
+	struct slow_checkout *x = arg;
+	long long t0 = now_ms();
+	struct it_resp *r = it_post("/api/billing/checkout", x->access, "{\"plan\":\"pro\",\"interval\":\"month\"}");
+	x->took_ms = now_ms() - t0;
+	x->status = r->status;
+	snprintf(x->code, sizeof(x->code), "%s", it_code(r) ? it_code(r) : "");
+	it_free(r);
+	return NULL;
+}
+
+/* Issue 8: checkout called Stripe inside a transaction holding an advisory lock; a Stripe that
+ * answers after 20 s left workers and PostgreSQL connections idle in transaction. Now the calls
+ * share the request's deadline (outbound_deadline, 5 s) and no transaction is open meanwhile. */
+START_TEST(test_slow_stripe_checkout)
+{
+	struct it_user u;
+	it_register(&u, "slowstripe");
+	stripe_control("delay", "{\"count\": 20, \"seconds\": 20, \"path\": \"/v1/\"}");
+	struct slow_checkout x = {.access = u.access};
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, run_checkout, &x), 0);
+	int samples = 0, idle_in_tx = 0;
+	long long until = now_ms() + 4000;
+	while (now_ms() < until) {
+		idle_in_tx += (int)it_sql_long("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+					       " AND state LIKE 'idle in transaction%%'");
+		samples++;
+		it_sleep_ms(200);
+	}
+	pthread_join(th, NULL);
+	stripe_control("delay", "{\"count\": 0}");
+	ck_assert_msg(idle_in_tx == 0, "%d of %d samples saw a connection idle in transaction during the checkout",
+		      idle_in_tx, samples);
+	ck_assert_msg(x.status == 503 && !strcmp(x.code, "billing_unavailable"), "checkout answered %ld %s", x.status,
+		      x.code);
+	/* the deadline is 5 s; generous for a loaded machine, far below the stand-in's 20 s */
+	ck_assert_msg(x.took_ms < 9000, "checkout took %lld ms with a Stripe that answers after 20 s", x.took_ms);
+	printf("slow Stripe: checkout answered 503 after %lld ms; %d samples, none idle in transaction\n", x.took_ms,
+	       samples);
+	/* Stripe fast again: the user's next checkout is not held up by the one that timed out */
+	struct it_resp *r = it_post("/api/billing/checkout", u.access, "{\"plan\":\"pro\",\"interval\":\"month\"}");
+	it_expect(r, 200, NULL);
+	it_free(r);
+}
+END_TEST
+
+/* Issue 8: after an SMTP outage, queued mail waited out its whole backoff (60 s at first). Now
+ * the jobs worker probes the server while mail is waiting and sends it once the server is back. */
+START_TEST(test_mail_sent_soon_after_smtp_returns)
+{
+	struct it_user u;
+	it_register(&u, "smtpback");
+	const char *dir = it_stack_dir();
+	ck_assert_int_eq(it_sh("scripts/stack smtp-stop '%s' >/dev/null 2>&1", dir), 0);
+	char body[256];
+	snprintf(body, sizeof(body), "{\"email\":\"%s\"}", u.email);
+	struct it_resp *r = it_post("/api/auth/forgot-password", NULL, body);
+	it_expect(r, 202, NULL);
+	it_free(r);
+	long long until = now_ms() + 15000;
+	while (it_sql_long("SELECT count(*) FROM email_outbox WHERE to_address = '%s' AND kind = 'password_reset'"
+			   " AND attempts >= 1 AND status = 'pending'", u.email) == 0) {
+		if (now_ms() > until) {
+			it_sh("scripts/stack smtp-start '%s' >/dev/null 2>&1", dir);
+			ck_abort_msg("the reset email was never tried while SMTP was down");
+		}
+		it_sleep_ms(200);
+	}
+	double wait_s = atof(it_sql("SELECT extract(epoch FROM next_attempt_at - now()) FROM email_outbox"
+				    " WHERE to_address = '%s' AND kind = 'password_reset'", u.email));
+	ck_assert_int_eq(it_sh("scripts/stack smtp-start '%s' >/dev/null 2>&1", dir), 0);
+	long long back = now_ms();
+	until = back + 20000;
+	while (it_sql_long("SELECT count(*) FROM email_outbox WHERE to_address = '%s' AND kind = 'password_reset'"
+			   " AND status = 'sent'", u.email) == 0) {
+		ck_assert_msg(now_ms() < until, "the reset email was not sent within 20 s of SMTP's return (its backoff: %.0f s)",
+			      wait_s);
+		it_sleep_ms(200);
+	}
+	printf("SMTP back: the waiting email (backoff %.0f s) was sent %lld ms after the server returned\n", wait_s,
+	       now_ms() - back);
+	ck_assert_msg(wait_s > 25, "the backoff (%.0f s) is too short for this test to show anything", wait_s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("robustness");
@@ -101,6 +229,11 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_non_utf8_user_agent, 0, 3);
 	tcase_add_test(tc, test_malformed_query_values);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("outbound");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_slow_stripe_checkout);
+	tcase_add_test(tc, test_mail_sent_soon_after_smtp_returns);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -7,6 +7,7 @@
 
 #include "tollgate/account.h"
 #include "tollgate/arena.h"
+#include "tollgate/uuid.h"
 
 static struct arena *A;
 
@@ -180,23 +181,23 @@ END_TEST
 
 START_TEST(test_uuid_valid)
 {
-	ck_assert(account_uuid_valid("6f1c2a8e-0b7d-4c55-9a1e-3d2f4b6c8e90"));
-	ck_assert(account_uuid_valid("00000000-0000-0000-0000-000000000000"));
-	ck_assert(account_uuid_valid("6F1C2A8E-0B7D-4C55-9A1E-3D2F4B6C8E90")); /* PostgreSQL reads both cases */
-	ck_assert(!account_uuid_valid(NULL));
-	ck_assert(!account_uuid_valid(""));
-	ck_assert(!account_uuid_valid("6f1c2a8e-0b7d-4c55-9a1e-3d2f4b6c8e9"));   /* 35 */
-	ck_assert(!account_uuid_valid("6f1c2a8e-0b7d-4c55-9a1e-3d2f4b6c8e900")); /* 37 */
-	ck_assert(!account_uuid_valid("6f1c2a8e0b7d4c559a1e3d2f4b6c8e90"));      /* no hyphens */
-	ck_assert(!account_uuid_valid("6f1c2a8e-0b7d-4c55-9a1e3-d2f4b6c8e90"));  /* hyphen moved */
-	ck_assert(!account_uuid_valid("6f1c2a8e00b7d-4c55-9a1e-3d2f4b6c8e90"));
-	ck_assert(!account_uuid_valid("6f1c2a8g-0b7d-4c55-9a1e-3d2f4b6c8e90"));  /* 'g' */
-	ck_assert(!account_uuid_valid("{6f1c2a8e-0b7d-4c55-9a1e-3d2f4b6c8e9}"));
-	ck_assert(!account_uuid_valid(" 6f1c2a8e-0b7d-4c55-9a1e-3d2f4b6c8e9"));
-	ck_assert(!account_uuid_valid("6f1c2a8e-0b7d-4c55-9a1e-3d2f4b6c8e9 "));
-	ck_assert(!account_uuid_valid("6f1c2a8e-0b7d-4c55-9a1e-3d2f4b6c8e9\n"));
-	ck_assert(!account_uuid_valid("------------------------------------"));
-	ck_assert(!account_uuid_valid("6f1c2a8e-0b7d-4c55-9a1e-3d2f4b6c8e9\xc3"));
+	ck_assert(uuid_valid("6f1c2a8e-0b7d-4c55-9a1e-3d2f4b6c8e90"));
+	ck_assert(uuid_valid("00000000-0000-0000-0000-000000000000"));
+	ck_assert(uuid_valid("6F1C2A8E-0B7D-4C55-9A1E-3D2F4B6C8E90")); /* PostgreSQL reads both cases */
+	ck_assert(!uuid_valid(NULL));
+	ck_assert(!uuid_valid(""));
+	ck_assert(!uuid_valid("6f1c2a8e-0b7d-4c55-9a1e-3d2f4b6c8e9"));   /* 35 */
+	ck_assert(!uuid_valid("6f1c2a8e-0b7d-4c55-9a1e-3d2f4b6c8e900")); /* 37 */
+	ck_assert(!uuid_valid("6f1c2a8e0b7d4c559a1e3d2f4b6c8e90"));      /* no hyphens */
+	ck_assert(!uuid_valid("6f1c2a8e-0b7d-4c55-9a1e3-d2f4b6c8e90"));  /* hyphen moved */
+	ck_assert(!uuid_valid("6f1c2a8e00b7d-4c55-9a1e-3d2f4b6c8e90"));
+	ck_assert(!uuid_valid("6f1c2a8g-0b7d-4c55-9a1e-3d2f4b6c8e90"));  /* 'g' */
+	ck_assert(!uuid_valid("{6f1c2a8e-0b7d-4c55-9a1e-3d2f4b6c8e9}"));
+	ck_assert(!uuid_valid(" 6f1c2a8e-0b7d-4c55-9a1e-3d2f4b6c8e9"));
+	ck_assert(!uuid_valid("6f1c2a8e-0b7d-4c55-9a1e-3d2f4b6c8e9 "));
+	ck_assert(!uuid_valid("6f1c2a8e-0b7d-4c55-9a1e-3d2f4b6c8e9\n"));
+	ck_assert(!uuid_valid("------------------------------------"));
+	ck_assert(!uuid_valid("6f1c2a8e-0b7d-4c55-9a1e-3d2f4b6c8e9\xc3"));
 }
 END_TEST
 

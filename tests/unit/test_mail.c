@@ -17,6 +17,7 @@
 #include "tollgate/arena.h"
 #include "tollgate/mail.h"
 #include "tollgate/status.h"
+#include "tollgate/timeutil.h"
 
 static struct arena *A;
 
@@ -744,14 +745,14 @@ START_TEST(test_backoff_schedule)
 	/* the defaults of config.c: mail_retry_base 60 s, mail_retry_max 6 h */
 	static const long want[] = {60, 120, 240, 480, 960, 1920, 3840, 7680, 15360, 21600, 21600, 21600};
 	for (int i = 0; i < (int)(sizeof(want) / sizeof(want[0])); i++)
-		ck_assert_int_eq(mail_backoff_seconds(i + 1, 60, 21600), want[i]);
-	ck_assert_int_eq(mail_backoff_seconds(0, 60, 21600), 60);
-	ck_assert_int_eq(mail_backoff_seconds(-3, 60, 21600), 60);
-	ck_assert_int_eq(mail_backoff_seconds(64, 60, 21600), 21600);   /* no overflow past 2^63 */
-	ck_assert_int_eq(mail_backoff_seconds(100000, 60, 21600), 21600);
-	ck_assert_int_eq(mail_backoff_seconds(2147483647, 60, 21600), 21600);
-	ck_assert_int_eq(mail_backoff_seconds(3, 1, 7 * 86400), 4);
-	ck_assert_int_eq(mail_backoff_seconds(1, 100, 50), 50); /* max wins over base */
+		ck_assert_int_eq(time_backoff_seconds(i + 1, 60, 21600), want[i]);
+	ck_assert_int_eq(time_backoff_seconds(0, 60, 21600), 60);
+	ck_assert_int_eq(time_backoff_seconds(-3, 60, 21600), 60);
+	ck_assert_int_eq(time_backoff_seconds(64, 60, 21600), 21600);   /* no overflow past 2^63 */
+	ck_assert_int_eq(time_backoff_seconds(100000, 60, 21600), 21600);
+	ck_assert_int_eq(time_backoff_seconds(2147483647, 60, 21600), 21600);
+	ck_assert_int_eq(time_backoff_seconds(3, 1, 7 * 86400), 4);
+	ck_assert_int_eq(time_backoff_seconds(1, 100, 50), 50); /* max wins over base */
 }
 END_TEST
 
@@ -762,13 +763,13 @@ START_TEST(test_backoff_reaches_give_up)
 	long total = 0;
 	int attempts = 0;
 	while (total < 86400 && attempts < 1000)
-		total += mail_backoff_seconds(++attempts, 60, 21600);
+		total += time_backoff_seconds(++attempts, 60, 21600);
 	ck_assert_int_eq(attempts, 12);
 	ck_assert_int_ge(total, 86400);
-	ck_assert_int_lt(total - mail_backoff_seconds(attempts, 60, 21600), 86400);
+	ck_assert_int_lt(total - time_backoff_seconds(attempts, 60, 21600), 86400);
 	/* the waits never shrink */
 	for (int i = 1; i < 40; i++)
-		ck_assert_int_le(mail_backoff_seconds(i, 60, 21600), mail_backoff_seconds(i + 1, 60, 21600));
+		ck_assert_int_le(time_backoff_seconds(i, 60, 21600), time_backoff_seconds(i + 1, 60, 21600));
 }
 END_TEST
 

@@ -1,0 +1,11 @@
+/* uuid.h — public ids are UUIDs in canonical text form. */
+#ifndef TOLLGATE_UUID_H
+#define TOLLGATE_UUID_H
+
+#include <stdbool.h>
+
+/* True when s is a canonical UUID text (8-4-4-4-12 hex digits), so it can be passed to a uuid
+ * parameter without a database error. */
+bool uuid_valid(const char *s);
+
+#endif
