@@ -456,7 +456,9 @@ START_TEST(backup_restore_roundtrip)
 	ck_assert_msg(strstr(out_of("restore-busy"), "stop tollgate first"), "no reason given:\n%s", out_of("restore-busy"));
 	ck_assert_int_eq(run("stop2", "scripts/stack stop '%s' && scripts/stack pg-start '%s'", stack2, stack2), 0);
 
-	/* ---- a restore that breaks after the first row of users changes nothing */
+	/* ---- a restore that breaks after the first row of users changes nothing: scripts/restore
+	 * converts the dump with `pg_restore --file=-` into psql's one transaction; the stand-in cuts that
+	 * stream at a row boundary (no SQL error: only the missing COMMIT keeps the data out) and fails */
 	char *shimdir = xprintf("%s/shim", work);
 	ck_assert_int_eq(mkdir(shimdir, 0755), 0);
 	char *real = strdup(it_sh_out("command -v pg_restore"));
