@@ -2,6 +2,7 @@
 """responses.py — every API response the integration suites received follows static/openapi.json.
 
 usage: tests/openapi/responses.py [--min-records N] [--document FILE] LOG
+       tests/openapi/responses.py --self-test     (the checker on made-up responses; no stack)
 
 LOG holds one JSON line per response, written by tests/integration/itest.c when TG_RESPONSE_LOG is
 set: {method, path (without query), status, content_type, headers, body (parsed JSON or null)}.
@@ -71,6 +72,8 @@ class Checker:
         if self.media(rec) != "application/problem+json":
             self.fail(rec, f"expected an application/problem+json document, got {rec.get('content_type')!r}")
             return
+        if rec["method"] == "HEAD":
+            return  # no body to check
         errs = self.validator.errors("#/components/schemas/Problem", rec.get("body"))
         for e in errs[:3]:
             self.fail(rec, f"not a problem document: {oas.describe(e)}")
@@ -182,8 +185,7 @@ class Checker:
                 return
             if rec["status"] != 405:
                 self.fail(rec, f"{method} is not an operation of {template}: must be 405")
-            if method != "HEAD":
-                self.check_problem(rec, {"method_not_allowed"})
+            self.check_problem(rec, {"method_not_allowed"})
             if not self.header(rec, "Allow"):
                 self.fail(rec, "405 without Allow")
             return
@@ -210,15 +212,81 @@ def fetch_document(url):
             "headers": {k.lower(): v for k, v in headers.items()}, "body": body}
 
 
+def self_test(doc):
+    """The checker on made-up responses: each must pass or fail as marked. Guards against a checker
+    that silently accepts everything."""
+    rid = {"x-request-id": "r1"}
+
+    def problem(status, code, **extra):
+        return {"type": f"https://tollgate.invalid/problems/{code}", "title": "t", "status": status,
+                "code": code, "detail": "d", "request_id": "r1", **extra}
+
+    user = {"id": "0b6c53de-8f4c-4c2e-9d84-6a3c3c3fb1a1", "email": "a@example.com", "name": "", "role": "user",
+            "email_verified": False, "mfa_enabled": False, "plan": "free", "created_at": "2026-11-29T13:42:50Z"}
+    me = {"method": "GET", "path": "/api/auth/me", "status": 200, "content_type": "application/json",
+          "headers": {**rid, "cache-control": "no-store"}, "body": user}
+    cases = [
+        (True, me),
+        (True, {**me, "method": "HEAD", "body": None}),
+        (False, {**me, "body": {**user, "extra": 1}}),                        # an undocumented member
+        (False, {**me, "body": {**user, "created_at": "yesterday"}}),         # not RFC 3339 UTC
+        (False, {**me, "headers": rid}),                                       # no Cache-Control: no-store
+        (False, {**me, "status": 404, "content_type": "application/problem+json",
+                 "body": problem(404, "not_found")}),                          # status not documented
+        (True, {**me, "status": 401, "content_type": "application/problem+json",
+                "headers": {**rid, "www-authenticate": "Bearer"}, "body": problem(401, "unauthorized")}),
+        (False, {**me, "status": 401, "content_type": "application/problem+json",
+                 "headers": {**rid, "www-authenticate": "Bearer"}, "body": problem(401, "forbidden")}),
+        (True, {"method": "PATCH", "path": "/api/profile", "status": 422, "content_type": "application/problem+json",
+                "headers": rid, "body": problem(422, "validation_failed", errors={"name": "is required"})}),
+        (False, {"method": "PATCH", "path": "/api/profile", "status": 422, "content_type": "application/problem+json",
+                 "headers": rid, "body": problem(422, "validation_failed", errors={"email": "no"})}),
+        (True, {"method": "DELETE", "path": "/api/auth/sessions/x", "status": 204, "content_type": None,
+                "headers": rid, "body": None}),
+        (False, {"method": "DELETE", "path": "/api/auth/sessions/x", "status": 204, "content_type": None,
+                 "headers": {}, "body": None}),                                # no X-Request-Id
+        (True, {"method": "GET", "path": "/api/nope", "status": 404, "content_type": "application/problem+json",
+                "headers": rid, "body": problem(404, "not_found")}),
+        (False, {"method": "GET", "path": "/api/nope", "status": 404, "content_type": "text/html",
+                 "headers": rid, "body": None}),
+        (True, {"method": "PUT", "path": "/api/health", "status": 405, "content_type": "application/problem+json",
+                "headers": {**rid, "allow": "GET, HEAD, OPTIONS"}, "body": problem(405, "method_not_allowed")}),
+        (False, {"method": "PUT", "path": "/api/health", "status": 200, "content_type": "application/json",
+                 "headers": rid, "body": {"status": "ok", "version": "x"}}),
+        (True, {"method": "POST", "path": "/api/health", "status": 413, "content_type": "application/problem+json",
+                "headers": rid, "body": problem(413, "payload_too_large")}),
+        (True, {"method": "OPTIONS", "path": "/api/health", "status": 204, "content_type": None, "headers": rid,
+                "body": None}),
+        (True, {"method": "GET", "path": "/login", "status": 200, "content_type": "text/html", "headers": {},
+                "body": None}),
+    ]
+    bad = 0
+    for n, (should_pass, rec) in enumerate(cases, 1):
+        c = Checker(doc)
+        c.check(rec)
+        if (not c.failures) != should_pass:
+            bad += 1
+            print(f"FAIL self-test case {n} ({rec['method']} {rec['path']} {rec['status']}): expected to "
+                  f"{'pass' if should_pass else 'fail'}; " + "; ".join(m for m, _ in c.failures))
+    if not bad:
+        print(f"ok   the response checker passes and fails its {len(cases)} made-up responses as it should")
+    return 1 if bad else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("log")
+    ap.add_argument("log", nargs="?")
+    ap.add_argument("--self-test", action="store_true", help="check the checker on made-up responses, then exit")
     ap.add_argument("--min-records", type=int, default=0)
     ap.add_argument("--document", default=oas.DOCUMENT, help="the document to check against (default: "
                     "static/openapi.json; GET /api/openapi.json must serve it)")
     args = ap.parse_args()
 
     doc = oas.load_document(args.document)
+    if args.self_test:
+        return self_test(doc)
+    if not args.log:
+        ap.error("LOG is required")
     checker = Checker(doc)
 
     url = os.environ.get("TG_URL")
