@@ -2,7 +2,9 @@
 #include "itest.h"
 
 #include <curl/curl.h>
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +62,55 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 	if (add > 5 && !strncmp(ptr, "HTTP/", 5))
 		b->n = 0;
 	return on_data(ptr, size, nmemb, ud);
+}
+
+/* With TG_RESPONSE_LOG set, appends one JSON line per response to that file: {method, path (no
+ * query), status, content_type, headers (lower-cased names), body (parsed JSON or null)}, for the
+ * run's OpenAPI check (tests/openapi/responses.py). One write() on an O_APPEND descriptor, so the
+ * forked Check tests and parallel programs never interleave their lines. */
+static void log_response(const struct it_req *r, const char *method, const struct it_resp *res)
+{
+	const char *file = getenv("TG_RESPONSE_LOG");
+	if (!file || !*file)
+		return;
+	json_object *o = json_object_new_object(), *h = json_object_new_object();
+	json_object_object_add(o, "method", json_object_new_string(method));
+	json_object_object_add(o, "path", json_object_new_string_len(r->path, (int)strcspn(r->path, "?#")));
+	json_object_object_add(o, "status", json_object_new_int((int)res->status));
+	for (const char *p = res->headers; p && *p;) {
+		const char *eol = strstr(p, "\r\n");
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		const char *colon = memchr(p, ':', len);
+		char name[128];
+		if (colon && (size_t)(colon - p) < sizeof(name)) {
+			size_t nl = (size_t)(colon - p);
+			for (size_t i = 0; i < nl; i++)
+				name[i] = (char)tolower((unsigned char)p[i]);
+			name[nl] = '\0';
+			const char *v = colon + 1;
+			while (*v == ' ')
+				v++;
+			json_object_object_add(h, name, json_object_new_string_len(v, (int)(len - (size_t)(v - p))));
+		}
+		p = eol ? eol + 2 : NULL;
+	}
+	json_object *ct;
+	json_object_object_add(o, "content_type",
+			       json_object_object_get_ex(h, "content-type", &ct) ? json_object_get(ct) : NULL);
+	json_object_object_add(o, "headers", h);
+	json_object_object_add(o, "body", json_object_get(res->json));
+	const char *line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	char *text;
+	int n = asprintf(&text, "%s\n", line);
+	json_object_put(o);
+	if (n < 0)
+		return;
+	int fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, text, (size_t)n) != n)
+		fprintf(stderr, "itest: could not append to %s\n", file);
+	if (fd >= 0)
+		close(fd);
+	free(text);
 }
 
 struct it_resp *it_do(const struct it_req *r)
@@ -130,6 +181,8 @@ struct it_resp *it_do(const struct it_req *r)
 	curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &res->seconds);
 	if (res->body_len && (res->body[0] == '{' || res->body[0] == '['))
 		res->json = json_tokener_parse(res->body);
+	if (cc == CURLE_OK)
+		log_response(r, method, res);
 	curl_slist_free_all(hl);
 	curl_easy_cleanup(c);
 	return res;
