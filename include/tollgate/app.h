@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+struct account_user;
 struct arena;
 struct db;
 struct router;
@@ -17,6 +18,7 @@ struct app {
 	struct db *db;
 	struct router *router;
 	struct arena *arena;        /* the current request's arena */
+	const struct account_user *me; /* the current request's signed-in user (NULL when none) */
 	int migrations_expected;    /* files in data_dir/sql at start */
 	time_t started_at;
 	const char *pool;           /* "main", "password" or "jobs" */

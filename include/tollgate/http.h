@@ -11,6 +11,7 @@
 
 struct arena;
 struct tg_config;
+struct valid_value;
 
 enum http_method {
 	HTTP_GET = 1 << 0,
@@ -55,11 +56,13 @@ struct http_req {
 	bool json_parsed;
 	int json_max_depth;
 
-	/* set by authentication */
+	/* set by the dispatcher: the route's declared fields, checked (valid.h) */
+	const struct valid_value *values;
+
+	/* set by authentication (for the log line and the handlers) */
 	const char *user_id;
 	const char *session_id;
 	const char *user_role;
-	void *principal;           /* area-specific (struct auth_principal *) */
 };
 
 struct http_header {

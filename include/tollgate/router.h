@@ -18,11 +18,14 @@ enum route_flags {
 	ROUTE_PASSWORD = 1 << 5, /* checks a password (bcrypt): nginx sends it to the password pool */
 };
 
+struct valid_field;
+
 struct route {
 	unsigned methods;        /* enum http_method bits */
 	const char *pattern;     /* "/api/auth/sessions/{id}" */
 	unsigned flags;
 	route_handler handler;
+	const struct valid_field *fields; /* body members and query parameters it takes, or NULL */
 };
 
 #define ROUTER_MAX_SEGMENTS 12

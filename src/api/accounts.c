@@ -14,88 +14,56 @@
 
 #define REFRESH_COOKIE "tg_refresh"
 
-/* "session": "cookie" (default) | "body". Returns false (and answers 422) when invalid. */
-static bool session_mode(struct http_req *req, struct http_res *res, json_object *body, bool dflt_body,
-			 bool *body_mode)
+static const char *const session_modes[] = {"cookie", "body", NULL};
+#define SESSION_FIELD {.name = "session", .type = VALID_ENUM, .choices = session_modes}
+
+/* Email addresses are stored trimmed and lower-cased. */
+static const char *normal_email(struct arena *a, const char **v)
 {
-	const char *mode;
-	*body_mode = dflt_body;
-	if (!body)
-		return true;
-	if (!api_json_string(body, "session", &mode) || (mode && strcmp(mode, "cookie") && strcmp(mode, "body"))) {
-		json_object *e = json_object_new_object();
-		json_object_object_add(e, "session", json_object_new_string("must be \"cookie\" or \"body\""));
-		http_res_invalid(res, req, e);
-		return false;
-	}
-	if (mode)
-		*body_mode = !strcmp(mode, "body");
-	return true;
+	char *e = account_normalize_email(a, *v);
+	if (!e)
+		return "must be a valid email address";
+	*v = e;
+	return NULL;
 }
 
-/* Reads a required string field; records "is required" / "must be a string" in errors. */
-static const char *required_string(json_object *body, const char *key, json_object *errors)
+static const char *normal_name(struct arena *a, const char **v)
 {
-	const char *v;
-	if (!api_json_string(body, key, &v)) {
-		json_object_object_add(errors, key, json_object_new_string("must be a string"));
-		return NULL;
-	}
-	if (!v || !*v) {
-		json_object_object_add(errors, key, json_object_new_string("is required"));
-		return NULL;
-	}
-	return v;
+	char *clean;
+	const char *why = account_normalize_name(a, *v, &clean);
+	if (!why)
+		*v = clean;
+	return why;
 }
 
-/* Answers 422 with errors when it has any entries; takes errors either way. */
-static bool reject_if_errors(struct http_res *res, struct http_req *req, json_object *errors)
+enum { REG_EMAIL, REG_PASSWORD, REG_NAME, REG_SESSION };
+const struct valid_field api_register_fields[] = {
+	[REG_EMAIL] = {.name = "email", .type = VALID_STRING, .flags = VALID_REQUIRED | VALID_TRIM, .check = normal_email},
+	[REG_PASSWORD] = {.name = "password", .type = VALID_STRING, .flags = VALID_REQUIRED | VALID_RAW},
+	[REG_NAME] = {.name = "name", .type = VALID_STRING, .flags = VALID_NULLABLE, .check = normal_name},
+	[REG_SESSION] = SESSION_FIELD,
+	{0},
+};
+
+/* The session mode of a token response: the one asked for, else dflt_body. */
+static bool body_mode_of(const struct valid_value *v, bool dflt_body)
 {
-	if (json_object_object_length(errors) == 0) {
-		json_object_put(errors);
-		return false;
-	}
-	http_res_invalid(res, req, errors);
-	return true;
+	return v->str ? !strcmp(v->str, "body") : dflt_body;
 }
 
 HANDLER(api_register)
 {
-	json_object *body;
-	http_req_json(req, &body);
-	bool body_mode;
-	if (!session_mode(req, res, body, false, &body_mode))
-		return;
-
+	const struct valid_value *v = req->values;
 	bool open = app->cfg->registration_open;
 	int rc = open ? account_registration_open(app->db, &open) : TG_OK;
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
 	if (!open)
 		return http_res_problem(res, req, 403, "registration_closed", "Registration is currently closed.");
-
-	json_object *errors = json_object_new_object();
-	const char *email_in = required_string(body, "email", errors);
-	const char *password = required_string(body, "password", errors);
-	const char *name = NULL;
-	char *email = NULL;
-	if (email_in && !(email = account_normalize_email(req->arena, email_in)))
-		json_object_object_add(errors, "email", json_object_new_string("must be a valid email address"));
-	if (password) {
-		const char *why = password_check_rules(password, email);
-		if (why)
-			json_object_object_add(errors, "password", json_object_new_string(why));
-	}
-	char *clean_name = NULL;
-	if (!api_json_string(body, "name", &name))
-		json_object_object_add(errors, "name", json_object_new_string("must be a string"));
-	else if (name) {
-		const char *why = account_normalize_name(req->arena, name, &clean_name);
-		if (why)
-			json_object_object_add(errors, "name", json_object_new_string(why));
-	}
-	if (reject_if_errors(res, req, errors))
-		return;
+	const char *email = v[REG_EMAIL].str, *password = v[REG_PASSWORD].str;
+	const char *why = password_check_rules(password, email);
+	if (why)
+		return api_field_error(res, req, "password", why);
 
 	struct account_client cl = api_client(req);
 	int retry;
@@ -105,15 +73,14 @@ HANDLER(api_register)
 	if (retry > 0)
 		return api_too_many(res, req, retry, "Too many registrations from this address; try again later.");
 
-	struct password_hasher *h = api_hasher(app);
 	char *hash;
-	if (!h || password_hash(h, req->arena, password, &hash) != TG_OK)
+	if (password_hash(api_hasher(app), req->arena, password, &hash) != TG_OK)
 		return api_fail(res, req, TG_EINTERNAL);
 	struct account_user u;
 	struct account_tokens t;
 	if ((rc = db_begin(app->db)) != TG_OK)
 		return api_fail(res, req, rc);
-	rc = account_register(app->db, req->arena, email, clean_name ? clean_name : "", hash,
+	rc = account_register(app->db, req->arena, email, v[REG_NAME].str ? v[REG_NAME].str : "", hash,
 			      app->cfg->refresh_token_ttl, &cl, &u, &t);
 	if (rc == TG_OK)
 		rc = account_queue_verification(app->db, req->arena, app->cfg, &u);
@@ -123,24 +90,24 @@ HANDLER(api_register)
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
 	req->user_id = u.id;
-	api_send_tokens(app, req, res, 201, &u, &t, body_mode);
+	api_send_tokens(app, req, res, 201, &u, &t, body_mode_of(&v[REG_SESSION], false));
 }
+
+enum { LOGIN_EMAIL, LOGIN_PASSWORD, LOGIN_SESSION };
+const struct valid_field api_login_fields[] = {
+	/* no address check here: a malformed one answers like a wrong password */
+	[LOGIN_EMAIL] = {.name = "email", .type = VALID_STRING, .flags = VALID_REQUIRED | VALID_RAW},
+	[LOGIN_PASSWORD] = {.name = "password", .type = VALID_STRING, .flags = VALID_REQUIRED | VALID_RAW},
+	[LOGIN_SESSION] = SESSION_FIELD,
+	{0},
+};
 
 HANDLER(api_login)
 {
-	json_object *body;
-	http_req_json(req, &body);
-	bool body_mode;
-	if (!session_mode(req, res, body, false, &body_mode))
-		return;
-	json_object *errors = json_object_new_object();
-	const char *email_in = required_string(body, "email", errors);
-	const char *password = required_string(body, "password", errors);
-	if (reject_if_errors(res, req, errors))
-		return;
+	const struct valid_value *v = req->values;
+	const char *email_in = v[LOGIN_EMAIL].str, *password = v[LOGIN_PASSWORD].str;
+	bool body_mode = body_mode_of(&v[LOGIN_SESSION], false);
 	struct password_hasher *h = api_hasher(app);
-	if (!h)
-		return api_fail(res, req, TG_ENOMEM);
 
 	/* A malformed address cannot belong to anyone: same answer and cost as a wrong password. */
 	char *email = account_normalize_email(req->arena, email_in);
@@ -177,19 +144,24 @@ HANDLER(api_login)
 	api_send_tokens(app, req, res, 200, &lg.user, &t, body_mode);
 }
 
-/* The refresh token of a refresh/logout call: the body's, else the cookie's. A cookie is
- * only accepted when the request's Origin (if any) is our own. */
-static bool refresh_token_of(struct app *app, struct http_req *req, struct http_res *res, json_object *body,
-			     const char **token, bool *from_cookie)
+enum { REFRESH_TOKEN, REFRESH_SESSION };
+const struct valid_field api_refresh_fields[] = {
+	[REFRESH_TOKEN] = {.name = "refresh_token", .type = VALID_STRING, .flags = VALID_NULLABLE | VALID_RAW},
+	[REFRESH_SESSION] = SESSION_FIELD,
+	{0},
+};
+const struct valid_field api_logout_fields[] = {
+	[REFRESH_TOKEN] = {.name = "refresh_token", .type = VALID_STRING, .flags = VALID_NULLABLE | VALID_RAW},
+	{0},
+};
+
+/* The refresh token of a refresh/logout call: the body's, else the cookie's. A cookie is only
+ * accepted when the request's Origin (if any) is our own. */
+static bool refresh_token_of(struct app *app, struct http_req *req, struct http_res *res, const char **token,
+			     bool *from_cookie)
 {
 	*from_cookie = false;
-	*token = NULL;
-	if (body && !api_json_string(body, "refresh_token", token)) {
-		json_object *e = json_object_new_object();
-		json_object_object_add(e, "refresh_token", json_object_new_string("must be a string"));
-		http_res_invalid(res, req, e);
-		return false;
-	}
+	*token = req->values[REFRESH_TOKEN].str;
 	if (*token && **token)
 		return true;
 	*token = http_req_cookie(req, REFRESH_COOKIE);
@@ -207,16 +179,12 @@ static bool refresh_token_of(struct app *app, struct http_req *req, struct http_
 
 HANDLER(api_refresh)
 {
-	json_object *body = NULL;
-	if (req->body_len)
-		http_req_json(req, &body);
 	const char *token;
 	bool from_cookie;
-	if (!refresh_token_of(app, req, res, body, &token, &from_cookie))
+	if (!refresh_token_of(app, req, res, &token, &from_cookie))
 		return;
-	bool body_mode;
-	if (!session_mode(req, res, body, !from_cookie && token, &body_mode))
-		return;
+	/* a token sent in the body comes back in the body (an API client has no cookie jar) */
+	bool body_mode = body_mode_of(&req->values[REFRESH_SESSION], !from_cookie && token);
 	api_no_store(res, req);
 	if (!token)
 		return http_res_problem(res, req, 401, "unauthorized", "No refresh token was presented.");
@@ -250,12 +218,9 @@ HANDLER(api_refresh)
 
 HANDLER(api_logout)
 {
-	json_object *body = NULL;
-	if (req->body_len)
-		http_req_json(req, &body);
 	const char *token;
 	bool from_cookie;
-	if (!refresh_token_of(app, req, res, body, &token, &from_cookie))
+	if (!refresh_token_of(app, req, res, &token, &from_cookie))
 		return;
 	struct account_client cl = api_client(req);
 	int rc = TG_OK;
@@ -284,6 +249,5 @@ HANDLER(api_logout_all)
 
 HANDLER(api_me)
 {
-	(void)app;
-	http_res_json(res, req->arena, 200, account_user_json(req->principal));
+	http_res_json(res, req->arena, 200, account_user_json(app->me));
 }

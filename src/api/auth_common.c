@@ -46,15 +46,13 @@ int api_authenticate(struct app *app, struct http_req *req)
 	if (token_verify(app->auth->key, req->arena, tok, time(NULL), &c) != TG_OK)
 		return TG_EAUTH;
 	struct account_user *u = arena_alloc(req->arena, sizeof(*u));
-	if (!u)
-		return TG_ENOMEM;
 	int rc = session_principal(app->db, req->arena, c.sid, c.sub, u);
 	if (rc != TG_OK)
 		return rc;
 	req->user_id = u->id;
 	req->session_id = c.sid;
 	req->user_role = u->role;
-	req->principal = u;
+	app->me = u;
 	return TG_OK;
 }
 

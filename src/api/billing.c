@@ -43,43 +43,32 @@ HANDLER(api_billing_plans)
 	http_res_json(res, req->arena, 200, o);
 }
 
+static const char *const intervals[] = {"month", "year", NULL};
+enum { CHECKOUT_PLAN, CHECKOUT_INTERVAL };
+const struct valid_field api_checkout_fields[] = {
+	[CHECKOUT_PLAN] = {.name = "plan", .type = VALID_STRING, .flags = VALID_REQUIRED, .max = 32},
+	[CHECKOUT_INTERVAL] = {.name = "interval", .type = VALID_ENUM, .choices = intervals},
+	{0},
+};
+
 HANDLER(api_billing_checkout)
 {
-	json_object *body;
-	http_req_json(req, &body);
-	const char *plan, *interval;
-	json_object *errors = json_object_new_object();
-	if (!api_json_string(body, "plan", &plan) || !plan || !*plan)
-		json_object_object_add(errors, "plan", json_object_new_string("is required"));
-	if (!api_json_string(body, "interval", &interval))
-		json_object_object_add(errors, "interval", json_object_new_string("must be \"month\" or \"year\""));
-	if (!interval)
-		interval = "month";
-	else if (strcmp(interval, "month") && strcmp(interval, "year"))
-		json_object_object_add(errors, "interval", json_object_new_string("must be \"month\" or \"year\""));
-	struct billing_price price = {0};
-	int rc;
-	if (json_object_object_length(errors) == 0) {
-		if ((rc = billing_price(app->db, req->arena, plan, interval, &price)) != TG_OK) {
-			json_object_put(errors);
-			return api_fail(res, req, rc);
-		}
-		if (!price.plan_exists)
-			json_object_object_add(errors, "plan", json_object_new_string("is not a plan"));
-		else if (!price.has_price)
-			json_object_object_add(errors, "plan", json_object_new_string(
-				!strcmp(plan, "free") ? "is free: no checkout needed" : "is not sold at this interval"));
-	}
-	if (json_object_object_length(errors)) {
-		http_res_invalid(res, req, errors);
-		return;
-	}
-	json_object_put(errors);
+	const char *plan = req->values[CHECKOUT_PLAN].str;
+	const char *interval = req->values[CHECKOUT_INTERVAL].str ? req->values[CHECKOUT_INTERVAL].str : "month";
+	struct billing_price price;
+	int rc = billing_price(app->db, req->arena, plan, interval, &price);
+	if (rc != TG_OK)
+		return api_fail(res, req, rc);
+	if (!price.plan_exists)
+		return api_field_error(res, req, "plan", "is not a plan");
+	if (!price.has_price)
+		return api_field_error(res, req, "plan",
+				       !strcmp(plan, "free") ? "is free: no checkout needed" : "is not sold at this interval");
 	if (!stripe_configured(app->cfg))
 		return billing_unavailable(res, req, false, "Billing is not configured on this server.");
 	if (!price.stripe_price_id)
 		return billing_unavailable(res, req, false, "This plan has no Stripe price configured yet.");
-	const struct account_user *me = req->principal;
+	const struct account_user *me = app->me;
 	struct billing_checkout_in in = {.user_id = me->id, .email = me->email, .name = me->name, .plan = plan,
 					 .interval = interval, .price_id = price.stripe_price_id};
 	struct billing_checkout_out out;
@@ -128,8 +117,7 @@ HANDLER(api_billing_subscription)
 HANDLER(api_billing_invoices)
 {
 	struct page pg;
-	if (!api_pagination(req, res, &pg))
-		return;
+	api_page(req, &pg);
 	json_object *o;
 	int rc = billing_invoices(app->db, req->arena, req->user_id, &pg, &o);
 	if (rc != TG_OK)

@@ -4,23 +4,41 @@
 #include "tollgate/config.h"
 #include "tollgate/log.h"
 #include "tollgate/status.h"
+#include "tollgate/valid.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+/* The one mapping from a status to what the client is told. Handlers answer their own
+ * contract codes (email_taken, already_subscribed, …) and leave every other status to this. */
+static const struct {
+	int status, http;
+	const char *code, *detail, *retry_after;
+} status_answers[] = {
+	{TG_EINPUT, 422, "validation_failed", "The request is not valid.", NULL},
+	{TG_ENOTFOUND, 404, "not_found", "No such resource.", NULL},
+	{TG_ECONFLICT, 409, "conflict", "The request conflicts with the current state; reload and try again.", NULL},
+	{TG_EAUTH, 401, "unauthorized", "A valid access token is required.", NULL},
+	{TG_EFORBIDDEN, 403, "forbidden", "You are not allowed to do this.", NULL},
+	{TG_ELIMIT, 429, "rate_limited", "Too many requests; try again later.", "60"},
+	{TG_EUNAVAIL, 503, "unavailable", "A dependency is unavailable; try again shortly.", "5"},
+};
+
 void api_fail(struct http_res *res, struct http_req *req, int status)
 {
-	switch (status) {
-	case TG_EUNAVAIL:
-		http_res_header(res, req->arena, "Retry-After", "5");
-		http_res_problem(res, req, 503, "unavailable", "A dependency is unavailable; try again shortly.");
-		return;
-	case TG_ENOMEM:
-	default:
-		http_res_problem(res, req, 500, "internal", "Something went wrong on our side.");
+	for (size_t i = 0; i < sizeof(status_answers) / sizeof(status_answers[0]); i++) {
+		if (status_answers[i].status != status)
+			continue;
+		if (status_answers[i].retry_after)
+			http_res_header(res, req->arena, "Retry-After", status_answers[i].retry_after);
+		if (status == TG_EAUTH)
+			http_res_header(res, req->arena, "WWW-Authenticate", "Bearer");
+		http_res_problem(res, req, status_answers[i].http, status_answers[i].code, status_answers[i].detail);
 		return;
 	}
+	/* TG_ENOMEM, TG_EDB, TG_EUPSTREAM, TG_EIO, TG_EINTERNAL: ours, and nothing to tell but that */
+	http_res_problem(res, req, 500, "internal", "Something went wrong on our side.");
 }
 
 struct deadline api_deadline(const struct app *app, const struct http_req *req)
@@ -34,22 +52,6 @@ void api_no_store(struct http_res *res, struct http_req *req)
 		if (!strcasecmp(h->name, "Cache-Control"))
 			return;
 	http_res_header(res, req->arena, "Cache-Control", "no-store");
-}
-
-bool api_json_string(json_object *obj, const char *key, const char **out)
-{
-	json_object *v;
-	*out = NULL;
-	if (!json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null))
-		return true;
-	if (!json_object_is_type(v, json_type_string))
-		return false;
-	const char *s = json_object_get_string(v);
-	/* "\u0000" would cut the C string short: a password would silently lose its tail */
-	if (strlen(s) != (size_t)json_object_get_string_len(v))
-		return false;
-	*out = s;
-	return true;
 }
 
 void api_field_error(struct http_res *res, struct http_req *req, const char *field, const char *why)
@@ -67,36 +69,9 @@ void api_too_many(struct http_res *res, struct http_req *req, int retry_after, c
 	http_res_problem(res, req, 429, "rate_limited", detail);
 }
 
-static bool parse_positive(int qrc, const char *s, long max, int *out)
+void api_page(const struct http_req *req, struct page *pg)
 {
-	if (qrc != TG_OK)
-		return false;
-	if (!s)
-		return true;
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || v < 1 || v > max)
-		return false;
-	*out = (int)v;
-	return true;
-}
-
-bool api_pagination(struct http_req *req, struct http_res *res, struct page *pg)
-{
-	int page = 1, per_page = 50;
-	const char *v;
-	int qrc = http_req_query(req, "page", &v);
-	if (!parse_positive(qrc, v, 1000000, &page)) {
-		api_field_error(res, req, "page", "must be a positive integer");
-		return false;
-	}
-	qrc = http_req_query(req, "per_page", &v);
-	if (!parse_positive(qrc, v, 200, &per_page)) {
-		api_field_error(res, req, "per_page", "must be an integer from 1 to 200");
-		return false;
-	}
-	page_init(pg, page, per_page);
-	return true;
+	page_init(pg, (int)req->values[API_F_PAGE].num, (int)req->values[API_F_PER_PAGE].num);
 }
 
 static void cors(struct app *app, struct http_req *req, struct http_res *res)
@@ -156,6 +131,7 @@ static bool check_body(struct http_req *req, struct http_res *res, unsigned flag
 
 void api_dispatch(struct app *app, struct http_req *req, struct http_res *res)
 {
+	app->me = NULL;
 	cors(app, req, res);
 	if (preflight(app, req, res))
 		return;
@@ -175,11 +151,6 @@ void api_dispatch(struct app *app, struct http_req *req, struct http_res *res)
 	if (route->flags & (ROUTE_USER | ROUTE_ADMIN)) {
 		api_no_store(res, req);
 		int rc = api_authenticate(app, req);
-		if (rc == TG_EAUTH) {
-			http_res_header(res, req->arena, "WWW-Authenticate", "Bearer");
-			http_res_problem(res, req, 401, "unauthorized", "A valid access token is required.");
-			return;
-		}
 		if (rc != TG_OK) {
 			api_fail(res, req, rc);
 			return;
@@ -191,5 +162,14 @@ void api_dispatch(struct app *app, struct http_req *req, struct http_res *res)
 	}
 	if (!check_body(req, res, route->flags))
 		return;
+	if (route->fields) {
+		size_t n = 0;
+		while (route->fields[n].name)
+			n++;
+		struct valid_value *values = arena_alloc(req->arena, (n + 1) * sizeof(*values));
+		if (!valid_request(req, res, route->fields, values))
+			return;
+		req->values = values;
+	}
 	route->handler(app, req, res);
 }

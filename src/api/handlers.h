@@ -12,7 +12,36 @@
 
 #include <stdbool.h>
 
+#include "tollgate/valid.h"
+
 #define HANDLER(name) void name(struct app *app, struct http_req *req, struct http_res *res)
+/* The fields a route takes (valid.h), declared next to its handler. */
+#define FIELDS(name) extern const struct valid_field name[]
+
+/* Every list route's fields start with these two; api_page reads them. */
+#define API_PAGE_FIELDS                                                                         \
+	{.name = "page", .type = VALID_INT, .flags = VALID_QUERY, .min = 1, .max = 1000000, .dflt = 1}, \
+	{.name = "per_page", .type = VALID_INT, .flags = VALID_QUERY, .min = 1, .max = 200, .dflt = 50}
+enum { API_F_PAGE, API_F_PER_PAGE, API_F_LIST_NEXT };
+/* The page asked for by a list route's checked fields. */
+void api_page(const struct http_req *req, struct page *pg);
+/* The checked value of field i of the route. */
+#define API_VALUE(req, i) (&(req)->values[(i)])
+
+FIELDS(api_register_fields);
+FIELDS(api_login_fields);
+FIELDS(api_refresh_fields);
+FIELDS(api_logout_fields);
+FIELDS(api_profile_fields);
+FIELDS(api_change_password_fields);
+FIELDS(api_delete_account_fields);
+FIELDS(api_forgot_fields);
+FIELDS(api_reset_fields);
+FIELDS(api_verify_fields);
+FIELDS(api_prefs_fields);
+FIELDS(api_notifications_fields);
+FIELDS(api_list_fields);
+FIELDS(api_checkout_fields);
 
 /* health.c */
 HANDLER(api_health);
@@ -54,7 +83,7 @@ void api_send_tokens(struct app *app, struct http_req *req, struct http_res *res
 /* Clears the refresh cookie. */
 void api_clear_refresh_cookie(struct http_res *res, struct http_req *req);
 
-/* Authenticates the bearer token of req: sets req->user_id, session_id, user_role, principal.
+/* Authenticates the bearer token of req: sets app->me and req->user_id, session_id, user_role.
  * Returns TG_OK, TG_EAUTH or TG_EUNAVAIL/TG_EDB. */
 int api_authenticate(struct app *app, struct http_req *req);
 
@@ -84,13 +113,10 @@ HANDLER(api_stripe_webhook);
 void api_field_error(struct http_res *res, struct http_req *req, const char *field, const char *why);
 /* 429 rate_limited with Retry-After. */
 void api_too_many(struct http_res *res, struct http_req *req, int retry_after, const char *detail);
-/* Reads ?page= (default 1) and ?per_page= (default 50, at most 200); answers 422 when invalid. */
-bool api_pagination(struct http_req *req, struct http_res *res, struct page *pg);
 
-/* Answers a tg_status that is not a 4xx of the handler's own (503 for TG_EUNAVAIL, else 500). */
+/* Answers a status through the one table of dispatch.c (TG_ENOTFOUND 404, TG_ECONFLICT 409,
+ * TG_EUNAVAIL 503 with Retry-After, …; ours 500). Handlers answer their own contract codes. */
 void api_fail(struct http_res *res, struct http_req *req, int status);
-/* Reads an optional string member; true when present and a string (or absent: *out = NULL). */
-bool api_json_string(json_object *obj, const char *key, const char **out);
 /* The deadline of req's outbound calls: outbound_deadline after the request started, no sleeps. */
 #include "tollgate/deadline.h"
 struct deadline api_deadline(const struct app *app, const struct http_req *req);

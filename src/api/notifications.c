@@ -15,57 +15,48 @@ HANDLER(api_prefs_get)
 	http_res_json(res, req->arena, 200, notify_prefs_json(&p));
 }
 
-/* Reads an optional boolean member into *out (unchanged when absent). */
-static bool bool_member(json_object *body, const char *key, bool *out)
-{
-	json_object *v;
-	if (!json_object_object_get_ex(body, key, &v))
-		return true;
-	if (!json_object_is_type(v, json_type_boolean))
-		return false;
-	*out = json_object_get_boolean(v);
-	return true;
-}
+enum { PREF_PRODUCT, PREF_USAGE, PREF_BILLING, PREF_SECURITY };
+const struct valid_field api_prefs_fields[] = {
+	[PREF_PRODUCT] = {.name = "product_updates", .type = VALID_BOOL},
+	[PREF_USAGE] = {.name = "usage_warnings", .type = VALID_BOOL},
+	[PREF_BILLING] = {.name = "billing", .type = VALID_BOOL},
+	[PREF_SECURITY] = {.name = "security", .type = VALID_BOOL},
+	{0},
+};
 
+/* PUT with the whole shape; a member not sent keeps its value. */
 HANDLER(api_prefs_put)
 {
-	json_object *body;
-	http_req_json(req, &body);
+	const struct valid_value *v = req->values;
+	if (v[PREF_SECURITY].present && !v[PREF_SECURITY].yes)
+		return api_field_error(res, req, "security", "security emails cannot be turned off");
 	struct notify_prefs p;
 	int rc = notify_prefs_get(app->db, req->arena, req->user_id, &p);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
-	json_object *errors = json_object_new_object();
-	static const char *const keys[] = {"product_updates", "usage_warnings", "billing"};
-	bool *slots[] = {&p.product_updates, &p.usage_warnings, &p.billing};
-	for (size_t i = 0; i < 3; i++)
-		if (!bool_member(body, keys[i], slots[i]))
-			json_object_object_add(errors, keys[i], json_object_new_string("must be a boolean"));
-	bool security = true;
-	if (!bool_member(body, "security", &security) || !security)
-		json_object_object_add(errors, "security", json_object_new_string("security emails cannot be turned off"));
-	if (json_object_object_length(errors)) {
-		http_res_invalid(res, req, errors);
-		return;
-	}
-	json_object_put(errors);
+	bool *slots[] = {[PREF_PRODUCT] = &p.product_updates, [PREF_USAGE] = &p.usage_warnings,
+			 [PREF_BILLING] = &p.billing};
+	for (int i = PREF_PRODUCT; i <= PREF_BILLING; i++)
+		if (v[i].present)
+			*slots[i] = v[i].yes;
 	if ((rc = notify_prefs_put(app->db, req->arena, req->user_id, &p)) != TG_OK)
 		return api_fail(res, req, rc);
 	http_res_json(res, req->arena, 200, notify_prefs_json(&p));
 }
 
+enum { NOTIF_UNREAD = API_F_LIST_NEXT };
+const struct valid_field api_notifications_fields[] = {
+	API_PAGE_FIELDS,
+	[NOTIF_UNREAD] = {.name = "unread", .type = VALID_BOOL, .flags = VALID_QUERY},
+	{0},
+};
+
 HANDLER(api_notifications_list)
 {
 	struct page pg;
-	if (!api_pagination(req, res, &pg))
-		return;
-	const char *unread;
-	if (http_req_query(req, "unread", &unread) != TG_OK ||
-	    (unread && strcmp(unread, "1") && strcmp(unread, "true") && strcmp(unread, "0") && strcmp(unread, "false")))
-		return api_field_error(res, req, "unread", "must be 1, true, 0 or false");
-	bool only_unread = unread && (!strcmp(unread, "1") || !strcmp(unread, "true"));
+	api_page(req, &pg);
 	json_object *o;
-	int rc = notify_list(app->db, req->arena, req->user_id, only_unread, &pg, &o);
+	int rc = notify_list(app->db, req->arena, req->user_id, req->values[NOTIF_UNREAD].yes, &pg, &o);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
 	http_res_json(res, req->arena, 200, o);
@@ -74,8 +65,7 @@ HANDLER(api_notifications_list)
 HANDLER(api_notification_read)
 {
 	int rc = notify_mark_read(app->db, req->arena, req->user_id, http_req_param(req, "id"));
-	if (rc == TG_ENOTFOUND)
-		return http_res_problem(res, req, 404, "not_found", "No such notification.");
+
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
 	http_res_empty(res, 204);

@@ -9,23 +9,30 @@
 
 #include <string.h>
 
+/* Names are trimmed; at most 100 characters, no control characters (account.h). */
+static const char *normal_name(struct arena *a, const char **v)
+{
+	char *clean;
+	const char *why = account_normalize_name(a, *v, &clean);
+	if (!why)
+		*v = clean;
+	return why;
+}
+
+const struct valid_field api_profile_fields[] = {
+	{.name = "name", .type = VALID_STRING, .check = normal_name},
+	{0},
+};
+
+/* PATCH: a field not sent is kept, so {} answers the profile unchanged. */
 HANDLER(api_profile_update)
 {
-	json_object *body;
-	http_req_json(req, &body);
-	const char *name;
-	json_object *v;
-	if (!json_object_object_get_ex(body, "name", &v))
-		return api_field_error(res, req, "name", "is required");
-	if (!api_json_string(body, "name", &name) || !name)
-		return api_field_error(res, req, "name", "must be a string");
-	char *clean;
-	const char *why = account_normalize_name(req->arena, name, &clean);
-	if (why)
-		return api_field_error(res, req, "name", why);
+	const struct valid_value *name = &req->values[0];
+	if (!name->present)
+		return http_res_json(res, req->arena, 200, account_user_json(app->me));
 	struct account_client cl = api_client(req);
 	struct account_user u;
-	int rc = account_update_name(app->db, req->arena, req->user_id, clean, &cl, &u);
+	int rc = account_update_name(app->db, req->arena, req->user_id, name->str, &cl, &u);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
 	http_res_json(res, req->arena, 200, account_user_json(&u));
@@ -37,10 +44,6 @@ HANDLER(api_profile_update)
 static bool recheck_password(struct app *app, struct http_req *req, struct http_res *res, const char *field,
 			     const char *password, const char **email)
 {
-	if (!password || !*password) {
-		api_field_error(res, req, field, "is required");
-		return false;
-	}
 	const char *hash;
 	int rc = account_password_of(app->db, req->arena, req->user_id, &hash, email);
 	struct account_throttle th = api_throttle(app);
@@ -55,12 +58,7 @@ static bool recheck_password(struct app *app, struct http_req *req, struct http_
 		api_too_many(res, req, locked, "Too many wrong passwords; try again later.");
 		return false;
 	}
-	struct password_hasher *h = api_hasher(app);
-	if (!h) {
-		api_fail(res, req, TG_ENOMEM);
-		return false;
-	}
-	if (!password_verify(h, password, hash)) {
+	if (!password_verify(api_hasher(app), password, hash)) {
 		struct account_client cl = api_client(req);
 		account_login_failed(app->db, req->arena, *email, req->user_id, &cl);
 		api_field_error(res, req, field, "is incorrect");
@@ -73,17 +71,17 @@ static bool recheck_password(struct app *app, struct http_req *req, struct http_
 	return true;
 }
 
+enum { CHANGE_CURRENT, CHANGE_NEW };
+const struct valid_field api_change_password_fields[] = {
+	[CHANGE_CURRENT] = {.name = "current_password", .type = VALID_STRING, .flags = VALID_REQUIRED | VALID_RAW},
+	[CHANGE_NEW] = {.name = "new_password", .type = VALID_STRING, .flags = VALID_REQUIRED | VALID_RAW},
+	{0},
+};
+
 HANDLER(api_change_password)
 {
-	json_object *body;
-	http_req_json(req, &body);
-	const char *current, *fresh;
-	if (!api_json_string(body, "current_password", &current))
-		return api_field_error(res, req, "current_password", "must be a string");
-	bool is_string = api_json_string(body, "new_password", &fresh);
-	if (!is_string || !fresh || !*fresh)
-		return api_field_error(res, req, "new_password", is_string ? "is required" : "must be a string");
-	struct account_user *me = req->principal;
+	const char *current = req->values[CHANGE_CURRENT].str, *fresh = req->values[CHANGE_NEW].str;
+	const struct account_user *me = app->me;
 	const char *why = password_check_rules(fresh, me->email);
 	if (why)
 		return api_field_error(res, req, "new_password", why);
@@ -108,13 +106,14 @@ HANDLER(api_change_password)
 	http_res_empty(res, 204);
 }
 
+const struct valid_field api_delete_account_fields[] = {
+	{.name = "password", .type = VALID_STRING, .flags = VALID_REQUIRED | VALID_RAW},
+	{0},
+};
+
 HANDLER(api_delete_account)
 {
-	json_object *body;
-	http_req_json(req, &body);
-	const char *password;
-	if (!api_json_string(body, "password", &password))
-		return api_field_error(res, req, "password", "must be a string");
+	const char *password = req->values[0].str;
 	const char *email;
 	if (!recheck_password(app, req, res, "password", password, &email))
 		return;

@@ -14,27 +14,23 @@ static void invalid_token(struct http_res *res, struct http_req *req)
 	http_res_problem(res, req, 400, "invalid_token", "This link is invalid, expired or already used.");
 }
 
-/* Reads the required "token" string; answers 422 when it is missing. */
-static const char *token_of(struct http_req *req, struct http_res *res, json_object *body)
+static const char *normal_email(struct arena *a, const char **v)
 {
-	const char *token;
-	if (!api_json_string(body, "token", &token) || !token || !*token) {
-		api_field_error(res, req, "token", "is required");
-		return NULL;
-	}
-	return token;
+	char *e = account_normalize_email(a, *v);
+	if (!e)
+		return "must be a valid email address";
+	*v = e;
+	return NULL;
 }
+
+const struct valid_field api_forgot_fields[] = {
+	{.name = "email", .type = VALID_STRING, .flags = VALID_REQUIRED | VALID_TRIM, .check = normal_email},
+	{0},
+};
 
 HANDLER(api_forgot_password)
 {
-	json_object *body;
-	http_req_json(req, &body);
-	const char *email_in;
-	if (!api_json_string(body, "email", &email_in) || !email_in || !*email_in)
-		return api_field_error(res, req, "email", "is required");
-	char *email = account_normalize_email(req->arena, email_in);
-	if (!email)
-		return api_field_error(res, req, "email", "must be a valid email address");
+	const char *email = req->values[0].str;
 	int retry;
 	char *key = arena_printf(req->arena, "forgot:%s", req->client_ip);
 	int rc = account_rate_limit(app->db, req->arena, key, app->cfg->forgot_ip_limit, 3600, &retry);
@@ -53,16 +49,16 @@ HANDLER(api_forgot_password)
 	http_res_json(res, req->arena, 202, o);
 }
 
+enum { RESET_TOKEN, RESET_PASSWORD };
+const struct valid_field api_reset_fields[] = {
+	[RESET_TOKEN] = {.name = "token", .type = VALID_STRING, .flags = VALID_REQUIRED | VALID_RAW},
+	[RESET_PASSWORD] = {.name = "password", .type = VALID_STRING, .flags = VALID_REQUIRED | VALID_RAW},
+	{0},
+};
+
 HANDLER(api_reset_password)
 {
-	json_object *body;
-	http_req_json(req, &body);
-	const char *token = token_of(req, res, body);
-	if (!token)
-		return;
-	const char *password;
-	if (!api_json_string(body, "password", &password) || !password || !*password)
-		return api_field_error(res, req, "password", "is required");
+	const char *token = req->values[RESET_TOKEN].str, *password = req->values[RESET_PASSWORD].str;
 	struct account_user u;
 	int rc = account_token_user(app->db, req->arena, ACCOUNT_TOKEN_RESET, token, &u);
 	if (rc == TG_ENOTFOUND)
@@ -72,9 +68,8 @@ HANDLER(api_reset_password)
 	const char *why = password_check_rules(password, u.email);
 	if (why)
 		return api_field_error(res, req, "password", why);
-	struct password_hasher *h = api_hasher(app);
 	char *hash;
-	if (!h || password_hash(h, req->arena, password, &hash) != TG_OK)
+	if (password_hash(api_hasher(app), req->arena, password, &hash) != TG_OK)
 		return api_fail(res, req, TG_EINTERNAL);
 	struct account_client cl = api_client(req);
 	if ((rc = db_begin(app->db)) != TG_OK)
@@ -95,13 +90,14 @@ HANDLER(api_reset_password)
 	http_res_empty(res, 204);
 }
 
+const struct valid_field api_verify_fields[] = {
+	{.name = "token", .type = VALID_STRING, .flags = VALID_REQUIRED | VALID_RAW},
+	{0},
+};
+
 HANDLER(api_verify_email)
 {
-	json_object *body;
-	http_req_json(req, &body);
-	const char *token = token_of(req, res, body);
-	if (!token)
-		return;
+	const char *token = req->values[0].str;
 	struct account_client cl = api_client(req);
 	struct account_user u;
 	bool fresh;
@@ -123,7 +119,7 @@ HANDLER(api_verify_email)
 
 HANDLER(api_resend_verification)
 {
-	struct account_user *me = req->principal;
+	const struct account_user *me = app->me;
 	if (me->email_verified)
 		return http_res_problem(res, req, 409, "conflict", "This email address is already verified.");
 	int retry;

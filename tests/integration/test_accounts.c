@@ -2177,13 +2177,21 @@ START_TEST(profile_update_name)
 	it_expect(r, 200, NULL);
 	ck_assert_str_eq(it_str(r, "name"), n100);
 	it_free(r);
-	/* invalid: missing, non-string, null, 101 characters */
+	/* API.md: a PATCH keeps the fields it does not send: {} (or only unknown members) changes nothing */
+	const char *keep[] = {"{}", "{\"nom\":\"x\"}"};
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		r = req_json("PATCH", "/api/profile", u.access, keep[i]);
+		it_expect(r, 200, NULL);
+		ck_assert_str_eq(it_str(r, "name"), n100);
+		it_free(r);
+	}
+	/* invalid: non-string, null, 101 characters */
 	char n101[160];
 	memset(n101, 'x', 101);
 	n101[101] = '\0';
 	char long_body[256];
 	snprintf(long_body, sizeof(long_body), "{\"name\":\"%s\"}", n101);
-	const char *bad[] = {"{}", "{\"nom\":\"x\"}", "{\"name\":5}", "{\"name\":[\"x\"]}", "{\"name\":null}", long_body};
+	const char *bad[] = {"{\"name\":5}", "{\"name\":[\"x\"]}", "{\"name\":null}", long_body};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		r = req_json("PATCH", "/api/profile", u.access, bad[i]);
 		if (r->status != 422)

@@ -96,7 +96,8 @@ def match_path(templates, path):
 _C_METHOD = {"HTTP_GET": "get", "HTTP_HEAD": "head", "HTTP_POST": "post", "HTTP_PUT": "put",
              "HTTP_PATCH": "patch", "HTTP_DELETE": "delete", "HTTP_OPTIONS": "options"}
 _TABLE = re.compile(r"struct\s+route\s+(\w+)\s*\[\s*\]\s*=\s*\{(.*?)\n\s*\}\s*;", re.S)
-_ENTRY = re.compile(r'\{\s*(HTTP_[A-Z]+(?:\s*\|\s*HTTP_[A-Z]+)*)\s*,\s*"([^"]*)"\s*,\s*([^,{}]+?)\s*,\s*(\w+)\s*\}')
+# {methods, "pattern", flags, handler[, fields]}
+_ENTRY = re.compile(r'\{\s*(HTTP_[A-Z]+(?:\s*\|\s*HTTP_[A-Z]+)*)\s*,\s*"([^"]*)"\s*,\s*([^,{}]+?)\s*,\s*(\w+)\s*(?:,\s*\w+\s*)?\}')
 
 
 def strip_c_comments(text):

@@ -30,18 +30,18 @@ enum {
 };
 
 static const struct route table[R_COUNT] = {
-	[R_HEALTH] = {HTTP_GET, "/api/health", ROUTE_PUBLIC, h_dummy},
-	[R_LOGIN] = {HTTP_POST, "/api/auth/login", ROUTE_BODY, h_dummy},
-	[R_SESSIONS] = {HTTP_GET, "/api/auth/sessions", ROUTE_USER, h_dummy},
-	[R_SESSION] = {HTTP_DELETE, "/api/auth/sessions/{id}", ROUTE_USER, h_dummy},
-	[R_PROJECT_READ] = {HTTP_GET | HTTP_PATCH, "/api/projects/{id}", ROUTE_USER, h_dummy},
-	[R_PROJECT_DELETE] = {HTTP_DELETE, "/api/projects/{id}", ROUTE_USER, h_dummy},
-	[R_DOCUMENT] = {HTTP_GET, "/api/projects/{id}/documents/{doc_id}", ROUTE_USER, h_dummy},
-	[R_READ_ALL] = {HTTP_POST, "/api/notifications/read-all", ROUTE_USER, h_dummy},
-	[R_NOTIF_READ] = {HTTP_POST, "/api/notifications/{id}/read", ROUTE_USER, h_dummy},
-	[R_PREFS_GET] = {HTTP_GET, "/api/profile/notification-preferences", ROUTE_USER, h_dummy},
-	[R_PREFS_PUT] = {HTTP_PUT, "/api/profile/notification-preferences", ROUTE_USER | ROUTE_BODY, h_dummy},
-	[R_ROOT] = {HTTP_GET, "/", ROUTE_PUBLIC, h_dummy},
+	[R_HEALTH] = {HTTP_GET, "/api/health", ROUTE_PUBLIC, h_dummy, NULL},
+	[R_LOGIN] = {HTTP_POST, "/api/auth/login", ROUTE_BODY, h_dummy, NULL},
+	[R_SESSIONS] = {HTTP_GET, "/api/auth/sessions", ROUTE_USER, h_dummy, NULL},
+	[R_SESSION] = {HTTP_DELETE, "/api/auth/sessions/{id}", ROUTE_USER, h_dummy, NULL},
+	[R_PROJECT_READ] = {HTTP_GET | HTTP_PATCH, "/api/projects/{id}", ROUTE_USER, h_dummy, NULL},
+	[R_PROJECT_DELETE] = {HTTP_DELETE, "/api/projects/{id}", ROUTE_USER, h_dummy, NULL},
+	[R_DOCUMENT] = {HTTP_GET, "/api/projects/{id}/documents/{doc_id}", ROUTE_USER, h_dummy, NULL},
+	[R_READ_ALL] = {HTTP_POST, "/api/notifications/read-all", ROUTE_USER, h_dummy, NULL},
+	[R_NOTIF_READ] = {HTTP_POST, "/api/notifications/{id}/read", ROUTE_USER, h_dummy, NULL},
+	[R_PREFS_GET] = {HTTP_GET, "/api/profile/notification-preferences", ROUTE_USER, h_dummy, NULL},
+	[R_PREFS_PUT] = {HTTP_PUT, "/api/profile/notification-preferences", ROUTE_USER | ROUTE_BODY, h_dummy, NULL},
+	[R_ROOT] = {HTTP_GET, "/", ROUTE_PUBLIC, h_dummy, NULL},
 };
 
 static struct arena *A;
@@ -265,10 +265,10 @@ END_TEST
 START_TEST(test_max_segments_pattern)
 {
 	static const struct route t12[] = {
-		{HTTP_GET, "/a/b/c/d/e/f/g/h/i/j/k/{last}", ROUTE_PUBLIC, h_dummy},
+		{HTTP_GET, "/a/b/c/d/e/f/g/h/i/j/k/{last}", ROUTE_PUBLIC, h_dummy, NULL},
 	};
 	static const struct route t13[] = {
-		{HTTP_GET, "/a/b/c/d/e/f/g/h/i/j/k/l/m", ROUTE_PUBLIC, h_dummy},
+		{HTTP_GET, "/a/b/c/d/e/f/g/h/i/j/k/l/m", ROUTE_PUBLIC, h_dummy, NULL},
 	};
 	struct router *r12 = router_new(t12, 1);
 	ck_assert_ptr_nonnull(r12);
@@ -285,18 +285,18 @@ END_TEST
 
 START_TEST(test_bad_patterns_refused)
 {
-	static const struct route no_slash[] = {{HTTP_GET, "api/health", 0, h_dummy}};
+	static const struct route no_slash[] = {{HTTP_GET, "api/health", 0, h_dummy, NULL}};
 	ck_assert_ptr_null(router_new(no_slash, 1));
-	static const struct route five_params[] = {{HTTP_GET, "/{a}/{b}/{c}/{d}/{e}", 0, h_dummy}};
+	static const struct route five_params[] = {{HTTP_GET, "/{a}/{b}/{c}/{d}/{e}", 0, h_dummy, NULL}};
 	ck_assert_ptr_null(router_new(five_params, 1));
-	static const struct route four_params[] = {{HTTP_GET, "/{a}/{b}/{c}/{d}", 0, h_dummy}};
+	static const struct route four_params[] = {{HTTP_GET, "/{a}/{b}/{c}/{d}", 0, h_dummy, NULL}};
 	struct router *r = router_new(four_params, 1);
 	ck_assert_ptr_nonnull(r);
 	router_free(r);
 	/* a bad entry anywhere refuses the table */
 	static const struct route mixed[] = {
-		{HTTP_GET, "/ok", 0, h_dummy},
-		{HTTP_GET, "bad", 0, h_dummy},
+		{HTTP_GET, "/ok", 0, h_dummy, NULL},
+		{HTTP_GET, "bad", 0, h_dummy, NULL},
 	};
 	ck_assert_ptr_null(router_new(mixed, 2));
 	router_free(NULL);
