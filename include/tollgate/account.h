@@ -131,9 +131,6 @@ struct mail_recipient *account_recipient(struct arena *a, const struct account_u
 /* A verification token (verify_token_ttl) and the verify_email message, in the caller's transaction. */
 int account_queue_verification(struct db *db, struct arena *a, const struct tg_config *cfg,
 			       const struct account_user *u);
-/* A reset token (reset_token_ttl) and the password_reset message. */
-int account_queue_password_reset(struct db *db, struct arena *a, const struct tg_config *cfg,
-				 const struct account_user *u);
 /* Queues the job that looks email up and sends a reset link when it belongs to an active user. */
 int account_queue_reset_request(struct db *db, struct arena *a, const char *email);
 

@@ -8,7 +8,6 @@
 #ifndef TOLLGATE_ARENA_H
 #define TOLLGATE_ARENA_H
 
-#include <stdarg.h>
 #include <stddef.h>
 
 struct arena;
@@ -28,7 +27,6 @@ char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_memdup(struct arena *a, const void *p, size_t n);
 /* printf into arena memory, sized exactly; NULL only for an invalid format. */
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-char *arena_vprintf(struct arena *a, const char *fmt, va_list ap);
 /* Registers fn(ptr) to run when the arena is reset or destroyed. */
 void arena_on_reset(struct arena *a, arena_cleanup_fn fn, void *ptr);
 /* Hands a json-c root to the arena: it is put when the arena resets. Returns o (NULL stays NULL). */

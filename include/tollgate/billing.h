@@ -32,9 +32,9 @@ int billing_customer_save(struct db *db, struct arena *a, const char *user_id, c
 int billing_has_live_subscription(struct db *db, struct arena *a, const char *user_id, bool *live);
 /* {plan, status, interval, current_period_start, current_period_end, cancel_at_period_end, canceled_at} */
 int billing_subscription(struct db *db, struct arena *a, const char *user_id, json_object **out);
-/* A page of the user's invoices as {items, page, per_page, total}. */
+/* A page of the user's invoices (items array; pg->total set). */
 struct page;
-int billing_invoices(struct db *db, struct arena *a, const char *user_id, const struct page *pg, json_object **out);
+int billing_invoices(struct db *db, struct arena *a, const char *user_id, struct page *pg, json_object **out);
 /* Stripe subscription ids of the user that are not over (for cancellation on deletion). */
 int billing_live_subscription_ids(struct db *db, struct arena *a, const char *user_id, json_object **ids);
 
@@ -44,8 +44,6 @@ int billing_live_subscription_ids(struct db *db, struct arena *a, const char *us
  * that is still TG_OK (the event is safe). */
 int billing_event_ingest(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *event,
 			 const char *raw, bool *duplicate);
-/* Applies one event (inside the caller's transaction). */
-int billing_event_apply(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *event);
 /* Retries stored events that failed to apply (jobs worker). Returns handled count or -status. */
 int billing_retry_events(struct db *db, struct arena *a, const struct tg_config *cfg);
 /* Whether event id is stored and applied. */
@@ -82,9 +80,6 @@ int billing_cancel_all(struct db *db, struct arena *a, const struct tg_config *c
 int billing_recover_checkouts(struct db *db, struct arena *a, const struct tg_config *cfg, const struct deadline *dl);
 
 /* --- jobs (billing_jobs.c) --- */
-/* Queues the job that settles a same-second tie by asking Stripe for the subscription. */
-int billing_queue_subscription_refresh(struct db *db, struct arena *a, const char *subscription_id,
-				       long long created);
 #define BILLING_JOB_SUBSCRIPTION_REFRESH "stripe_subscription_refresh" /* {subscription, created} */
 extern const struct jobs_kind billing_jobs[];
 extern const struct jobs_task billing_tasks[];

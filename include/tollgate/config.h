@@ -101,7 +101,5 @@ void config_free(struct tg_config *cfg);
 bool config_is_production(const struct tg_config *cfg);
 /* Number of worker processes for the main pool after applying the 0 = 2 × cores rule. */
 int config_main_workers(const struct tg_config *cfg);
-/* True when origin equals one of the configured CORS origins or the public origin. */
-bool config_origin_allowed(const struct tg_config *cfg, const char *origin);
 
 #endif

@@ -43,7 +43,6 @@ int db_begin(struct db *db);
 int db_finish(struct db *db, int rc);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
-bool db_in_transaction(const struct db *db);
 /* A savepoint inside the current transaction, and going back to it (work since it is undone,
  * the transaction goes on). */
 int db_savepoint(struct db *db);
@@ -56,8 +55,6 @@ enum db_lock_space { DB_LOCK_JOB = 1, DB_LOCK_OUTBOX = 2, DB_LOCK_CHECKOUT = 3 }
 int db_try_lock(struct db *db, struct arena *a, enum db_lock_space space, const char *key, bool *got);
 void db_unlock(struct db *db, struct arena *a, enum db_lock_space space, const char *key);
 
-/* SQLSTATE of the last failed statement ("" when none). */
-const char *db_sqlstate(const struct db *db);
 /* The raw connection, for the migrations runner and LISTEN. May be NULL. */
 PGconn *db_conn(struct db *db);
 

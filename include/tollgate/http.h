@@ -100,6 +100,10 @@ int http_req_json(struct http_req *req, json_object **out);
 /* Percent-decodes s (and '+' as space when form is true) into arena memory; NULL on bad escapes. */
 char *http_url_decode(struct arena *a, const char *s, size_t len, bool form);
 
+/* True when a browser page of origin may call the API: the public origin, or one of the
+ * space/comma-separated cors_origins ("*" = any). Exact matches only. */
+bool http_origin_allowed(const char *public_origin, const char *cors_origins, const char *origin);
+
 /* Response building. Every function copies what it is given into the arena. */
 void http_res_init(struct http_res *res);
 void http_res_header(struct http_res *res, struct arena *a, const char *name, const char *value);

@@ -54,14 +54,10 @@ struct jobs_table {
 
 /* Queues a job (payload not consumed), due now; call inside the transaction of its cause. */
 int jobs_enqueue(struct db *db, struct arena *a, const char *kind, json_object *payload);
-/* Queues a job that may run only after delay seconds. */
-int jobs_enqueue_in(struct db *db, struct arena *a, const char *kind, json_object *payload, int delay);
 
 /* Runs the table until *stop becomes non-zero, sleeping between rounds with signals unblocked
  * through idle_mask; a new job or outbox row wakes it (LISTEN tollgate_jobs). Returns the exit code. */
 int jobs_run(const struct jobs_ctx *ctx, const struct jobs_table *t, volatile sig_atomic_t *stop,
 	     const void *idle_mask);
-/* One round: every due job, then every task that is due. Returns the number of items handled. */
-int jobs_run_once(const struct jobs_ctx *ctx, const struct jobs_table *t);
 
 #endif

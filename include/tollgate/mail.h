@@ -43,8 +43,6 @@ int mail_queue_password_changed(struct db *db, struct arena *a, const struct tg_
 int mail_queue_welcome(struct db *db, struct arena *a, const struct tg_config *cfg, const struct mail_recipient *u);
 /* Queues the payment_failed job (in-app notice, and the email as the billing preference allows). */
 int mail_queue_payment_failed(struct db *db, struct arena *a, const struct mail_recipient *u);
-/* The variables every template gets: app_name, origin, name (or the email), email. Caller owns. */
-json_object *mail_vars(const struct tg_config *cfg, const struct mail_recipient *u);
 /* A string member of a job payload, or NULL. */
 const char *mail_payload_str(json_object *payload, const char *key);
 

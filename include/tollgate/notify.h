@@ -15,10 +15,11 @@ struct notify_prefs {
 /* Creates an in-app notification (link may be NULL). */
 int notify_create(struct db *db, struct arena *a, const char *user_id, const char *kind, const char *title,
 		  const char *body, const char *link);
-/* Lists a page of the user's notifications as {items, page, per_page, total, unread}. */
+/* A page of the user's notifications (items array, caller owns; pg->total set) and the count of
+ * unread ones. */
 struct page;
-int notify_list(struct db *db, struct arena *a, const char *user_id, bool unread_only, const struct page *pg,
-		json_object **out);
+int notify_list(struct db *db, struct arena *a, const char *user_id, bool unread_only, struct page *pg,
+		json_object **out, long long *unread);
 /* Marks one read. TG_ENOTFOUND when it is not the user's. */
 int notify_mark_read(struct db *db, struct arena *a, const char *user_id, const char *id);
 int notify_mark_all_read(struct db *db, struct arena *a, const char *user_id);

@@ -11,8 +11,6 @@ enum pool_kind { POOL_MAIN, POOL_PASSWORD, POOL_JOBS };
 
 /* Runs the master until SIGTERM/SIGINT; returns the process exit code. config_path may be NULL. */
 int server_master(const char *config_path, struct tg_config *cfg);
-/* Opens a FastCGI listening socket ("host:port" or a path), non-blocking. Returns fd or -1. */
-int server_listen(const char *addr, int backlog, const char *mode);
 /* Body of a worker process: serves listen_fd until told to stop or recycled. Returns exit code. */
 int server_worker(const struct tg_config *cfg, enum pool_kind kind, int listen_fd);
 /* Body of the jobs worker process. Returns exit code. */

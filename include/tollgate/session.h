@@ -39,6 +39,6 @@ int session_revoke_all(struct db *db, struct arena *a, const char *user_id, cons
  * current}], page, per_page, total}. */
 struct page;
 int session_list(struct db *db, struct arena *a, const char *user_id, const char *current_session_id,
-		 const struct page *pg, json_object **out);
+		 struct page *pg, json_object **out);
 
 #endif

@@ -10,8 +10,6 @@ struct arena;
 /* True when s[0..n) is valid UTF-8: no overlong forms, no UTF-16 surrogates, nothing above
  * U+10FFFF (json-c's own check lets those through; PostgreSQL refuses them). */
 bool utf8_valid(const char *s, size_t n);
-/* Length of the valid sequence starting at s (at most n bytes), or 0 when s starts an invalid one. */
-size_t utf8_sequence(const unsigned char *s, size_t n);
 /* A copy of s (NUL-terminated) that is valid UTF-8 and at most max_bytes long: each invalid byte
  * becomes U+FFFD, control characters other than tab become U+FFFD, and the cut falls on a character
  * boundary. Arena memory. */

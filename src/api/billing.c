@@ -118,11 +118,11 @@ HANDLER(api_billing_invoices)
 {
 	struct page pg;
 	api_page(req, &pg);
-	json_object *o;
-	int rc = billing_invoices(app->db, req->arena, req->user_id, &pg, &o);
+	json_object *items;
+	int rc = billing_invoices(app->db, req->arena, req->user_id, &pg, &items);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
-	http_res_json(res, req->arena, 200, o);
+	http_res_json(res, req->arena, 200, api_list(&pg, items));
 }
 
 HANDLER(api_stripe_webhook)

@@ -74,11 +74,21 @@ void api_page(const struct http_req *req, struct page *pg)
 	page_init(pg, (int)req->values[API_F_PAGE].num, (int)req->values[API_F_PER_PAGE].num);
 }
 
+json_object *api_list(const struct page *pg, json_object *items)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "items", items);
+	json_object_object_add(o, "page", json_object_new_int(pg->number));
+	json_object_object_add(o, "per_page", json_object_new_int(pg->per_page));
+	json_object_object_add(o, "total", json_object_new_int64(pg->total));
+	return o;
+}
+
 static void cors(struct app *app, struct http_req *req, struct http_res *res)
 {
 	/* the answer depends on Origin whether or not this one is allowed: caches must know */
 	http_res_header(res, req->arena, "Vary", "Origin");
-	if (!req->origin || !config_origin_allowed(app->cfg, req->origin))
+	if (!req->origin || !http_origin_allowed(app->cfg->public_origin, app->cfg->cors_origins, req->origin))
 		return;
 	http_res_header(res, req->arena, "Access-Control-Allow-Origin", req->origin);
 	http_res_header(res, req->arena, "Access-Control-Allow-Credentials", "true");
@@ -100,7 +110,7 @@ static bool preflight(struct app *app, struct http_req *req, struct http_res *re
 		allowed = route->methods;
 	const char *allow = router_allow_header(req->arena, allowed | HTTP_OPTIONS);
 	http_res_header(res, req->arena, "Allow", allow);
-	if (req->origin && config_origin_allowed(app->cfg, req->origin)) {
+	if (req->origin && http_origin_allowed(app->cfg->public_origin, app->cfg->cors_origins, req->origin)) {
 		http_res_header(res, req->arena, "Access-Control-Allow-Methods", allow);
 		http_res_header(res, req->arena, "Access-Control-Allow-Headers",
 				"Authorization, Content-Type, X-Request-Id");

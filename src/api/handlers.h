@@ -25,6 +25,8 @@
 enum { API_F_PAGE, API_F_PER_PAGE, API_F_LIST_NEXT };
 /* The page asked for by a list route's checked fields. */
 void api_page(const struct http_req *req, struct page *pg);
+/* API.md's list envelope {items, page, per_page, total} (takes items). */
+json_object *api_list(const struct page *pg, json_object *items);
 /* The checked value of field i of the route. */
 #define API_VALUE(req, i) (&(req)->values[(i)])
 

@@ -55,10 +55,13 @@ HANDLER(api_notifications_list)
 {
 	struct page pg;
 	api_page(req, &pg);
-	json_object *o;
-	int rc = notify_list(app->db, req->arena, req->user_id, req->values[NOTIF_UNREAD].yes, &pg, &o);
+	json_object *items;
+	long long unread;
+	int rc = notify_list(app->db, req->arena, req->user_id, req->values[NOTIF_UNREAD].yes, &pg, &items, &unread);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
+	json_object *o = api_list(&pg, items);
+	json_object_object_add(o, "unread", json_object_new_int64(unread));
 	http_res_json(res, req->arena, 200, o);
 }
 

@@ -13,11 +13,11 @@ HANDLER(api_sessions_list)
 {
 	struct page pg;
 	api_page(req, &pg);
-	json_object *o;
-	int rc = session_list(app->db, req->arena, req->user_id, req->session_id, &pg, &o);
+	json_object *items;
+	int rc = session_list(app->db, req->arena, req->user_id, req->session_id, &pg, &items);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
-	http_res_json(res, req->arena, 200, o);
+	http_res_json(res, req->arena, 200, api_list(&pg, items));
 }
 
 HANDLER(api_session_revoke)

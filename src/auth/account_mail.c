@@ -32,7 +32,7 @@ int account_queue_verification(struct db *db, struct arena *a, const struct tg_c
 				MAIL_VERIFY_EMAIL);
 }
 
-int account_queue_password_reset(struct db *db, struct arena *a, const struct tg_config *cfg,
+static int queue_password_reset(struct db *db, struct arena *a, const struct tg_config *cfg,
 				 const struct account_user *u)
 {
 	return queue_token_link(db, a, cfg, u, ACCOUNT_TOKEN_RESET, cfg->reset_token_ttl, "reset-password",
@@ -64,7 +64,7 @@ static int job_password_reset(const struct jobs_ctx *ctx, json_object *payload)
 			 ctx->cfg->forgot_email_limit);
 		return TG_OK;
 	}
-	return account_queue_password_reset(ctx->db, ctx->arena, ctx->cfg, &u);
+	return queue_password_reset(ctx->db, ctx->arena, ctx->cfg, &u);
 }
 
 int account_queue_reset_request(struct db *db, struct arena *a, const char *email)

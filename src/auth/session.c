@@ -131,7 +131,7 @@ int session_revoke_all(struct db *db, struct arena *a, const char *user_id, cons
 }
 
 int session_list(struct db *db, struct arena *a, const char *user_id, const char *current_session_id,
-		 const struct page *pg, json_object **out)
+		 struct page *pg, json_object **out)
 {
 	const char *p[] = {user_id, current_session_id, pg->limit, pg->offset};
 	PGresult *r;
@@ -139,9 +139,8 @@ int session_list(struct db *db, struct arena *a, const char *user_id, const char
 	if (rc != TG_OK)
 		return rc;
 	json_object *arr = json_object_new_array();
-	long long total = 0;
 	for (int i = 0; i < PQntuples(r); i++) {
-		total = db_int(r, i, 6);
+		pg->total = db_int(r, i, 6);
 		if (!db_value(r, i, 0))
 			continue; /* past the last page: only the total */
 		json_object *o = json_object_new_object();
@@ -153,6 +152,6 @@ int session_list(struct db *db, struct arena *a, const char *user_id, const char
 		json_object_object_add(o, "current", json_object_new_boolean(db_bool(r, i, 5)));
 		json_object_array_add(arr, o);
 	}
-	*out = page_envelope(pg, arr, total);
+	*out = arr;
 	return TG_OK;
 }

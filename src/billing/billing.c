@@ -166,7 +166,7 @@ int billing_subscription(struct db *db, struct arena *a, const char *user_id, js
 	return TG_OK;
 }
 
-int billing_invoices(struct db *db, struct arena *a, const char *user_id, const struct page *pg, json_object **out)
+int billing_invoices(struct db *db, struct arena *a, const char *user_id, struct page *pg, json_object **out)
 {
 	const char *p[] = {user_id, pg->limit, pg->offset};
 	PGresult *r;
@@ -174,12 +174,11 @@ int billing_invoices(struct db *db, struct arena *a, const char *user_id, const 
 	if (rc != TG_OK)
 		return rc;
 	json_object *items = json_object_new_array();
-	long long total = 0;
 	static const char *const names[] = {"id", "number", "status", "amount_due", "amount_paid", "amount_refunded",
 					    "currency", "hosted_invoice_url", "invoice_pdf", "period_start",
 					    "period_end", "created"};
 	for (int i = 0; i < PQntuples(r); i++) {
-		total = db_int(r, i, 12);
+		pg->total = db_int(r, i, 12);
 		if (!db_value(r, i, 0))
 			continue; /* past the last page: only the total */
 		json_object *inv = json_object_new_object();
@@ -191,7 +190,7 @@ int billing_invoices(struct db *db, struct arena *a, const char *user_id, const 
 		}
 		json_object_array_add(items, inv);
 	}
-	*out = page_envelope(pg, items, total);
+	*out = items;
 	return TG_OK;
 }
 

@@ -101,6 +101,17 @@ static int upsert_subscription(struct db *db, struct arena *a, const struct tg_c
 	return TG_OK;
 }
 
+static int queue_subscription_refresh(struct db *db, struct arena *a, const char *subscription_id,
+				       long long created)
+{
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "subscription", json_object_new_string(subscription_id));
+	json_object_object_add(p, "created", json_object_new_int64(created));
+	int rc = jobs_enqueue(db, a, BILLING_JOB_SUBSCRIPTION_REFRESH, p);
+	json_object_put(p);
+	return rc;
+}
+
 static int apply_subscription(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *sub,
 			      long long created)
 {
@@ -114,7 +125,7 @@ static int apply_subscription(struct db *db, struct arena *a, const struct tg_co
 	if (!applied && tie) {
 		/* Two states stamped with the same second: Stripe's current object settles it, asked
 		 * by a job (no network call while this transaction holds the row). */
-		return billing_queue_subscription_refresh(db, a, stripe_str(sub, "id"), created);
+		return queue_subscription_refresh(db, a, stripe_str(sub, "id"), created);
 	}
 	if (!applied) {
 		log_info("subscription %s: event older than the state applied; ignored", stripe_str(sub, "id"));
@@ -124,16 +135,6 @@ static int apply_subscription(struct db *db, struct arena *a, const struct tg_co
 	return changed ? litellm_queue_sync(db, a, owner) : TG_OK;
 }
 
-int billing_queue_subscription_refresh(struct db *db, struct arena *a, const char *subscription_id,
-				       long long created)
-{
-	json_object *p = json_object_new_object();
-	json_object_object_add(p, "subscription", json_object_new_string(subscription_id));
-	json_object_object_add(p, "created", json_object_new_int64(created));
-	int rc = jobs_enqueue(db, a, BILLING_JOB_SUBSCRIPTION_REFRESH, p);
-	json_object_put(p);
-	return rc;
-}
 
 /* The job: Stripe's current subscription (no transaction open), then applied over the tie. */
 int billing_job_subscription_refresh(const struct jobs_ctx *ctx, json_object *payload)
@@ -250,7 +251,7 @@ static int apply_checkout(struct db *db, struct arena *a, json_object *session)
 	return db_exec(db, a, &billing_stmts, B_CUSTOMER_LINK, 2, p, NULL);
 }
 
-int billing_event_apply(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *event)
+static int billing_event_apply(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *event)
 {
 	const char *type = stripe_str(event, "type");
 	json_object *obj = member(member(event, "data"), "object");

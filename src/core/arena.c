@@ -3,6 +3,7 @@
 #include "tollgate/mem.h"
 
 #include <json.h>
+#include <stdarg.h>
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -122,7 +123,7 @@ char *arena_strdup(struct arena *a, const char *s)
 	return s ? arena_memdup(a, s, strlen(s)) : NULL;
 }
 
-char *arena_vprintf(struct arena *a, const char *fmt, va_list ap)
+static char *arena_vprintf(struct arena *a, const char *fmt, va_list ap)
 {
 	va_list ap2;
 	va_copy(ap2, ap);

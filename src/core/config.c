@@ -433,24 +433,3 @@ int config_main_workers(const struct tg_config *cfg)
 		n = 1;
 	return (int)(2 * n);
 }
-
-bool config_origin_allowed(const struct tg_config *cfg, const char *origin)
-{
-	if (!origin)
-		return false;
-	if (!strcmp(origin, cfg->public_origin))
-		return true;
-	size_t ol = strlen(origin);
-	const char *p = cfg->cors_origins;
-	while (*p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		const char *start = p;
-		while (*p && *p != ' ' && *p != ',')
-			p++;
-		size_t n = (size_t)(p - start);
-		if (n && ((n == ol && !memcmp(start, origin, n)) || (n == 1 && *start == '*')))
-			return true;
-	}
-	return false;
-}

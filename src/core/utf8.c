@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-size_t utf8_sequence(const unsigned char *s, size_t n)
+static size_t utf8_sequence(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0];
 	if (c < 0x80)

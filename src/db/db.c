@@ -110,16 +110,6 @@ PGconn *db_conn(struct db *db)
 	return db->conn;
 }
 
-bool db_in_transaction(const struct db *db)
-{
-	return db->in_tx;
-}
-
-const char *db_sqlstate(const struct db *db)
-{
-	return db->sqlstate;
-}
-
 static struct prepared_set *find_set(struct db *db, const struct db_stmts *set)
 {
 	for (int i = 0; i < db->nsets; i++)

@@ -17,7 +17,7 @@
 #define QUEUE_BATCH 50
 #define MAX_TASKS 32
 
-int jobs_enqueue_in(struct db *db, struct arena *a, const char *kind, json_object *payload, int delay)
+static int enqueue_in(struct db *db, struct arena *a, const char *kind, json_object *payload, int delay)
 {
 	const char *text = arena_strdup(a, json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN));
 	const char *when = arena_printf(a, "%d", delay > 0 ? delay : 0);
@@ -27,7 +27,7 @@ int jobs_enqueue_in(struct db *db, struct arena *a, const char *kind, json_objec
 
 int jobs_enqueue(struct db *db, struct arena *a, const char *kind, json_object *payload)
 {
-	return jobs_enqueue_in(db, a, kind, payload, 0);
+	return enqueue_in(db, a, kind, payload, 0);
 }
 
 static const struct jobs_kind *find_kind(const struct jobs_table *t, const char *name)
@@ -171,12 +171,6 @@ static int round_with(const struct jobs_ctx *ctx, const struct jobs_table *t, st
 		n = 0;
 	}
 	return n + run_tasks(ctx, t, clock);
-}
-
-int jobs_run_once(const struct jobs_ctx *ctx, const struct jobs_table *t)
-{
-	struct task_clock clock = {{0}};
-	return round_with(ctx, t, &clock);
 }
 
 /* LISTEN on the jobs connection so a new outbox row or job wakes us at once; polling every

@@ -6,7 +6,7 @@
 #include "tollgate/notify.h"
 #include "tollgate/status.h"
 
-json_object *mail_vars(const struct tg_config *cfg, const struct mail_recipient *u)
+static json_object *mail_vars(const struct tg_config *cfg, const struct mail_recipient *u)
 {
 	json_object *v = json_object_new_object();
 	json_object_object_add(v, "app_name", json_object_new_string(cfg->app_name));

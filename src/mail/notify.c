@@ -21,8 +21,8 @@ static json_object *str_or_null(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
-int notify_list(struct db *db, struct arena *a, const char *user_id, bool unread_only, const struct page *pg,
-		json_object **out)
+int notify_list(struct db *db, struct arena *a, const char *user_id, bool unread_only, struct page *pg,
+		json_object **out, long long *unread)
 {
 	const char *p[] = {user_id, unread_only ? "true" : "false", pg->limit, pg->offset};
 	PGresult *r;
@@ -30,10 +30,10 @@ int notify_list(struct db *db, struct arena *a, const char *user_id, bool unread
 	if (rc != TG_OK)
 		return rc;
 	json_object *items = json_object_new_array();
-	long long total = 0, unread = 0;
+	*unread = 0;
 	for (int i = 0; i < PQntuples(r); i++) {
-		total = db_int(r, i, 7);
-		unread = db_int(r, i, 8);
+		pg->total = db_int(r, i, 7);
+		*unread = db_int(r, i, 8);
 		if (!db_value(r, i, 0))
 			continue; /* past the last page: only the counts */
 		json_object *o = json_object_new_object();
@@ -46,9 +46,7 @@ int notify_list(struct db *db, struct arena *a, const char *user_id, bool unread
 		json_object_object_add(o, "read_at", str_or_null(db_value(r, i, 6)));
 		json_object_array_add(items, o);
 	}
-	json_object *o = page_envelope(pg, items, total);
-	json_object_object_add(o, "unread", json_object_new_int64(unread));
-	*out = o;
+	*out = items;
 	return TG_OK;
 }
 

@@ -45,7 +45,7 @@ struct master {
 	int64_t drain_deadline_us;
 };
 
-int server_listen(const char *addr, int backlog, const char *mode)
+static int server_listen(const char *addr, int backlog, const char *mode)
 {
 	bool is_path = strchr(addr, '/') != NULL;
 	if (is_path)

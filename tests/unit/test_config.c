@@ -553,38 +553,6 @@ START_TEST(test_validate_enums_and_shapes)
 }
 END_TEST
 
-/* ---- origins ---- */
-
-START_TEST(test_origin_allowed)
-{
-	ck_assert_int_eq(config_load(&cfg, NULL, err, sizeof(err)), TG_OK);
-	set_str(&cfg.public_origin, "https://app.example.com");
-	set_str(&cfg.cors_origins, "");
-	ck_assert(config_origin_allowed(&cfg, "https://app.example.com"));
-	ck_assert(!config_origin_allowed(&cfg, NULL));
-	ck_assert(!config_origin_allowed(&cfg, ""));
-	ck_assert(!config_origin_allowed(&cfg, "https://app.example.com/"));
-	ck_assert(!config_origin_allowed(&cfg, "http://app.example.com"));
-	ck_assert(!config_origin_allowed(&cfg, "https://app.example.com.evil.net"));
-	ck_assert(!config_origin_allowed(&cfg, "https://app.example.co"));
-	ck_assert(!config_origin_allowed(&cfg, "null"));
-
-	set_str(&cfg.cors_origins, "https://a.example  https://b.example:8443,https://c.example ");
-	ck_assert(config_origin_allowed(&cfg, "https://app.example.com"));
-	ck_assert(config_origin_allowed(&cfg, "https://a.example"));
-	ck_assert(config_origin_allowed(&cfg, "https://b.example:8443"));
-	ck_assert(config_origin_allowed(&cfg, "https://c.example"));
-	ck_assert(!config_origin_allowed(&cfg, "https://b.example"));
-	ck_assert(!config_origin_allowed(&cfg, "https://a.exampl"));
-	ck_assert(!config_origin_allowed(&cfg, "https://a.example.evil"));
-	ck_assert(!config_origin_allowed(&cfg, "https://a.example  https://b.example:8443"));
-	ck_assert(!config_origin_allowed(&cfg, ""));
-
-	set_str(&cfg.cors_origins, "*");
-	ck_assert(config_origin_allowed(&cfg, "https://anything.example"));
-	ck_assert(!config_origin_allowed(&cfg, NULL));
-}
-END_TEST
 
 /* A rule that spans keys (production's) still says which line set the offending value; a value
  * from a default or the environment has no line to name. */
@@ -669,7 +637,6 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_validate_production_plaintext_smtp);
 	tcase_add_test(tc, test_validate_development_is_lenient);
 	tcase_add_test(tc, test_validate_enums_and_shapes);
-	tcase_add_test(tc, test_origin_allowed);
 	tcase_add_test(tc, test_validate_names_the_line);
 	suite_add_tcase(s, tc);
 	return s;

@@ -252,6 +252,33 @@ START_TEST(test_forwarded_garbage_falls_back)
 }
 END_TEST
 
+/* CORS: exact origins only (moved here from config: it is HTTP's business). */
+START_TEST(test_origin_allowed)
+{
+	const char *pub = "https://app.example.com";
+	ck_assert(http_origin_allowed(pub, "", "https://app.example.com"));
+	ck_assert(!http_origin_allowed(pub, "", NULL));
+	ck_assert(!http_origin_allowed(pub, "", ""));
+	ck_assert(!http_origin_allowed(pub, "", "https://app.example.com/"));
+	ck_assert(!http_origin_allowed(pub, "", "http://app.example.com"));
+	ck_assert(!http_origin_allowed(pub, "", "https://app.example.com.evil.net"));
+	ck_assert(!http_origin_allowed(pub, "", "https://app.example.co"));
+	ck_assert(!http_origin_allowed(pub, "", "null"));
+	const char *list = "https://a.example  https://b.example:8443,https://c.example ";
+	ck_assert(http_origin_allowed(pub, list, "https://app.example.com"));
+	ck_assert(http_origin_allowed(pub, list, "https://a.example"));
+	ck_assert(http_origin_allowed(pub, list, "https://b.example:8443"));
+	ck_assert(http_origin_allowed(pub, list, "https://c.example"));
+	ck_assert(!http_origin_allowed(pub, list, "https://b.example"));
+	ck_assert(!http_origin_allowed(pub, list, "https://a.exampl"));
+	ck_assert(!http_origin_allowed(pub, list, "https://a.example.evil"));
+	ck_assert(!http_origin_allowed(pub, list, "https://a.example  https://b.example:8443"));
+	ck_assert(!http_origin_allowed(pub, list, ""));
+	ck_assert(http_origin_allowed(pub, "*", "https://anything.example"));
+	ck_assert(!http_origin_allowed(pub, "*", NULL));
+}
+END_TEST
+
 START_TEST(test_content_length)
 {
 	static const struct {
@@ -572,6 +599,7 @@ static Suite *request_suite(void)
 	tcase_add_test(tc, test_url_decode);
 	tcase_add_test(tc, test_cookies);
 	tcase_add_test(tc, test_headers);
+	tcase_add_test(tc, test_origin_allowed);
 	tcase_add_test(tc, test_user_agent_made_valid_utf8);
 	tcase_add_test(tc, test_forwarded_garbage_falls_back);
 	tcase_add_test(tc, test_content_length);
