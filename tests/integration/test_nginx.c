@@ -419,11 +419,12 @@ static int extra_port;
 
 static void extra_start(const char *name, const char *env)
 {
-	const char *out = it_sh_out("%s scripts/stack nginx-start '%s' %s 2>/tmp/itest-nginx-%s.err", env,
-				    it_stack_dir(), name, name);
+	const char *dir = it_stack_dir();
+	const char *out = it_sh_out("%s scripts/stack nginx-start '%s' %s 2>'%s/nginx-start-%s.err'", env, dir, name,
+				    dir, name);
 	extra_port = (int)strtol(out, NULL, 10);
 	if (extra_port <= 0)
-		fprintf(stderr, "nginx-start %s failed: %s\n", name, it_sh_out("cat /tmp/itest-nginx-%s.err", name));
+		fprintf(stderr, "nginx-start %s failed: %s\n", name, it_sh_out("cat '%s/nginx-start-%s.err'", dir, name));
 }
 
 static void extra_use(void)
