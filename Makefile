@@ -9,6 +9,11 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+# Only tests/unit/test_nginx_routes.c uses PCRE2 (nginx's regex engine): not linked into tollgate.
+PCRE2_CFLAGS := $(shell pkg-config --cflags libpcre2-8 2>/dev/null)
+PCRE2_LIBS   := $(shell pkg-config --libs libpcre2-8 2>/dev/null)
+UNIT_CFLAGS_test_nginx_routes := $(PCRE2_CFLAGS)
+UNIT_LIBS_test_nginx_routes   := $(PCRE2_LIBS)
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -76,7 +81,7 @@ $(BIN): $(MAIN_OBJ) $(LIB)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) tests/unit/unit.h
 	@mkdir -p $(dir $@)
 	$(SAY) TEST $@
-	$(Q)$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS) $(CHECK_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(UNIT_CFLAGS_$*) $(LDFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS) $(CHECK_LIBS) $(UNIT_LIBS_$*)
 
 $(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_COMMON) tests/integration/itest.h $(LIB)
 	@mkdir -p $(dir $@)
@@ -136,11 +141,13 @@ lint:
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tollgate/sql \
 	  $(DESTDIR)$(PREFIX)/share/tollgate/static $(DESTDIR)$(PREFIX)/share/tollgate/templates \
-	  $(DESTDIR)$(PREFIX)/share/doc/tollgate/examples
+	  $(DESTDIR)$(PREFIX)/share/tollgate/nginx $(DESTDIR)$(PREFIX)/share/doc/tollgate/examples
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/tollgate
 	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/tollgate/sql/
 	cp -R static/. $(DESTDIR)$(PREFIX)/share/tollgate/static/
 	cp -R conf/templates/. $(DESTDIR)$(PREFIX)/share/tollgate/templates/
+# the nginx site includes these: installed with the binary whose routes they know (reload nginx)
+	install -m 0644 nginx/tollgate-api.conf nginx/ffdhe2048.pem $(DESTDIR)$(PREFIX)/share/tollgate/nginx/
 	install -m 0644 conf/tollgate.conf.example conf/tollgate.service nginx/tollgate.conf \
 	  $(DESTDIR)$(PREFIX)/share/doc/tollgate/examples/
 

@@ -3,6 +3,7 @@
 #define TOLLGATE_APP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 struct account_user;
@@ -12,6 +13,7 @@ struct router;
 struct tg_config;
 struct http_req;
 struct http_res;
+struct route;
 
 struct app {
 	const struct tg_config *cfg;
@@ -28,6 +30,8 @@ struct app {
 /* Creates the process's router and area state. Returns TG_OK or a status. */
 int api_init(struct app *app);
 void api_free(struct app *app);
+/* The API's route table (static storage); *n gets its length. */
+const struct route *api_routes(size_t *n);
 /* Runs one request: CORS, routing, method/content-type/auth checks, the handler. */
 void api_dispatch(struct app *app, struct http_req *req, struct http_res *res);
 

@@ -16,6 +16,7 @@ enum route_flags {
 	ROUTE_RAW = 1 << 3,     /* takes a raw body (webhooks): no content-type check */
 	ROUTE_BODY_OPTIONAL = 1 << 4, /* with ROUTE_BODY: an empty body is accepted */
 	ROUTE_PASSWORD = 1 << 5, /* checks a password (bcrypt): nginx sends it to the password pool */
+	ROUTE_CREDENTIAL = 1 << 6, /* takes or issues credentials: nginx limits it per client address */
 };
 
 struct valid_field;

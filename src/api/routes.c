@@ -1,4 +1,6 @@
-/* routes.c — the route table of the whole API. */
+/* routes.c — the route table of the whole API. nginx/tollgate-api.conf repeats what nginx must
+ * know of it (ROUTE_PASSWORD, ROUTE_CREDENTIAL); tests/unit/test_nginx_routes.c keeps the two in
+ * step. */
 #include "handlers.h"
 #include "tollgate/status.h"
 
@@ -6,10 +8,10 @@ static const struct route routes[] = {
 	{HTTP_GET, "/api/health", ROUTE_PUBLIC, api_health, NULL},
 	{HTTP_GET, "/api/ready", ROUTE_PUBLIC, api_ready, NULL},
 
-	{HTTP_POST, "/api/auth/register", ROUTE_BODY | ROUTE_PASSWORD, api_register, api_register_fields},
-	{HTTP_POST, "/api/auth/login", ROUTE_BODY | ROUTE_PASSWORD, api_login, api_login_fields},
-	{HTTP_POST, "/api/auth/refresh", ROUTE_BODY | ROUTE_BODY_OPTIONAL, api_refresh, api_refresh_fields},
-	{HTTP_POST, "/api/auth/logout", ROUTE_BODY | ROUTE_BODY_OPTIONAL, api_logout, api_logout_fields},
+	{HTTP_POST, "/api/auth/register", ROUTE_BODY | ROUTE_PASSWORD | ROUTE_CREDENTIAL, api_register, api_register_fields},
+	{HTTP_POST, "/api/auth/login", ROUTE_BODY | ROUTE_PASSWORD | ROUTE_CREDENTIAL, api_login, api_login_fields},
+	{HTTP_POST, "/api/auth/refresh", ROUTE_BODY | ROUTE_BODY_OPTIONAL | ROUTE_CREDENTIAL, api_refresh, api_refresh_fields},
+	{HTTP_POST, "/api/auth/logout", ROUTE_BODY | ROUTE_BODY_OPTIONAL | ROUTE_CREDENTIAL, api_logout, api_logout_fields},
 	{HTTP_POST, "/api/auth/logout-all", ROUTE_USER, api_logout_all, NULL},
 	{HTTP_GET, "/api/auth/me", ROUTE_USER, api_me, NULL},
 	{HTTP_GET, "/api/auth/sessions", ROUTE_USER, api_sessions_list, api_list_fields},
@@ -18,10 +20,10 @@ static const struct route routes[] = {
 	{HTTP_POST, "/api/profile/change-password", ROUTE_USER | ROUTE_BODY | ROUTE_PASSWORD, api_change_password, api_change_password_fields},
 	{HTTP_POST, "/api/profile/delete-account", ROUTE_USER | ROUTE_BODY | ROUTE_PASSWORD, api_delete_account, api_delete_account_fields},
 
-	{HTTP_POST, "/api/auth/forgot-password", ROUTE_BODY, api_forgot_password, api_forgot_fields},
-	{HTTP_POST, "/api/auth/reset-password", ROUTE_BODY | ROUTE_PASSWORD, api_reset_password, api_reset_fields},
-	{HTTP_POST, "/api/auth/verify-email", ROUTE_BODY, api_verify_email, api_verify_fields},
-	{HTTP_POST, "/api/auth/resend-verification", ROUTE_USER, api_resend_verification, NULL},
+	{HTTP_POST, "/api/auth/forgot-password", ROUTE_BODY | ROUTE_CREDENTIAL, api_forgot_password, api_forgot_fields},
+	{HTTP_POST, "/api/auth/reset-password", ROUTE_BODY | ROUTE_PASSWORD | ROUTE_CREDENTIAL, api_reset_password, api_reset_fields},
+	{HTTP_POST, "/api/auth/verify-email", ROUTE_BODY | ROUTE_CREDENTIAL, api_verify_email, api_verify_fields},
+	{HTTP_POST, "/api/auth/resend-verification", ROUTE_USER | ROUTE_CREDENTIAL, api_resend_verification, NULL},
 	{HTTP_GET, "/api/profile/notification-preferences", ROUTE_USER, api_prefs_get, NULL},
 	{HTTP_PUT, "/api/profile/notification-preferences", ROUTE_USER | ROUTE_BODY, api_prefs_put, api_prefs_fields},
 	{HTTP_GET, "/api/notifications", ROUTE_USER, api_notifications_list, api_notifications_fields},
@@ -35,6 +37,12 @@ static const struct route routes[] = {
 	{HTTP_GET, "/api/billing/invoices", ROUTE_USER, api_billing_invoices, api_list_fields},
 	{HTTP_POST, "/api/webhooks/stripe", ROUTE_BODY | ROUTE_RAW, api_stripe_webhook, NULL},
 };
+
+const struct route *api_routes(size_t *n)
+{
+	*n = sizeof(routes) / sizeof(routes[0]);
+	return routes;
+}
 
 int api_init(struct app *app)
 {
