@@ -291,16 +291,12 @@ START_TEST(register_bad_requests)
 		it_expect_problem(r, 400, "invalid_json");
 		it_free(r);
 	}
-	/* well-formed JSON that is not an object: refused, as malformed (400) or invalid (422) */
-	const char *nonobj[] = {"[1,2]", "\"str\"", "42", "null"};
+	/* well-formed JSON that is not an object: 400 invalid_json like malformed JSON (API.md: request
+	 * bodies are JSON objects; a 422 names fields, and a body that is not an object has none) */
+	const char *nonobj[] = {"[1,2]", "[]", "\"str\"", "42", "null"};
 	for (size_t i = 0; i < sizeof(nonobj) / sizeof(nonobj[0]); i++) {
 		r = it_post("/api/auth/register", NULL, nonobj[i]);
-		if (r->status == 400)
-			it_expect_problem(r, 400, "invalid_json");
-		else if (r->status == 422)
-			it_expect_problem(r, 422, "validation_failed");
-		else
-			ck_abort_msg("body %s: expected 400 or 422, got %ld %s", nonobj[i], r->status, r->body);
+		it_expect_problem(r, 400, "invalid_json");
 		it_free(r);
 	}
 	size_t big = 2u << 20;
@@ -392,17 +388,14 @@ START_TEST(register_password_with_nul)
 	char body[512];
 	snprintf(body, sizeof(body),
 		 "{\"email\":\"%s\",\"password\":\"Valid-Pass-77\\u0000-and-a-secret-tail\",\"session\":\"body\"}", email);
+	/* refused (422 errors.password): a C string would end at the NUL and the tail would be lost */
 	struct it_resp *r = it_post("/api/auth/register", NULL, body);
-	long st = r->status;
-	if (st != 201)
-		expect_invalid(r, "password"); /* refusing it is fine */
+	expect_invalid(r, "password");
 	it_free(r);
-	if (st != 201)
-		return;
-	/* accepted: then the prefix alone must not open the account */
+	ck_assert_int_eq(it_sql_long("SELECT count(*) FROM users WHERE email = '%s'", email), 0);
+	/* and the prefix alone opens nothing */
 	r = login_raw(email, "Valid-Pass-77", "body", NULL);
-	ck_assert_msg(r->status == 401, "the password before the NUL logs in: %ld (the server truncated the password)",
-		      r->status);
+	it_expect_problem(r, 401, "invalid_credentials");
 	it_free(r);
 }
 END_TEST

@@ -286,7 +286,7 @@ START_TEST(checkout_validation)
 	struct it_req q = {.method = "POST", .path = "/api/billing/checkout", .bearer = u.access,
 			   .body = "plan=pro", .content_type = "application/x-www-form-urlencoded"};
 	r = it_do(&q);
-	it_expect(r, 415, NULL);
+	it_expect(r, 415, "unsupported_media_type");
 	it_free(r);
 
 	/* authentication */

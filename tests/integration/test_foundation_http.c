@@ -352,7 +352,8 @@ START_TEST(cors_foreign_origin)
 			   .headers = {"Access-Control-Request-Method: GET",
 				       "Access-Control-Request-Headers: authorization"}};
 	struct it_resp *r = it_do(&q);
-	ck_assert_msg(r->status > 0 && r->status < 500, "preflight: %ld %s", r->status, r->body);
+	/* a preflight is 204 whatever the origin; a foreign one just gets no CORS headers */
+	it_expect(r, 204, NULL);
 	ck_assert_msg(!it_header(r, "Access-Control-Allow-Origin"), "a foreign origin got ACAO: %s",
 		      it_header(r, "Access-Control-Allow-Origin"));
 	ck_assert_msg(!it_header(r, "Access-Control-Allow-Credentials"), "a foreign origin got ACAC");
@@ -377,7 +378,8 @@ START_TEST(cors_foreign_origin)
 	/* control: the stack's own origin is allowed (so the checks above can fail) */
 	q.origin = it_origin();
 	r = it_do(&q);
-	ck_assert_msg(r->status == 204 || r->status == 200, "own-origin preflight: %ld %s", r->status, r->body);
+	it_expect(r, 204, NULL);
+	ck_assert_msg(r->body_len == 0, "a 204 preflight with a body: %s", r->body);
 	const char *acao = it_header(r, "Access-Control-Allow-Origin");
 	ck_assert_msg(acao && !strcmp(acao, it_origin()), "own origin %s: ACAO '%s'", it_origin(),
 		      acao ? acao : "(none)");
