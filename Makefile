@@ -113,17 +113,17 @@ down:
 
 test check: deps
 	@$(MAKE) --no-print-directory lint tests-build
-	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD)
+	@TG_SANITIZE=$(SANITIZE) TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD)
 
 unit: tests-build
-	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD) unit
+	@TG_SANITIZE=$(SANITIZE) TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD) unit
 
 integration: tests-build
-	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD) integration
+	@TG_SANITIZE=$(SANITIZE) TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD) integration
 
 browser: deps
 	@$(MAKE) --no-print-directory $(BIN)
-	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD) browser
+	@TG_SANITIZE=$(SANITIZE) TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD) browser
 
 # Line coverage of src/ over the whole test suite (unit, integration, browser).
 coverage: deps

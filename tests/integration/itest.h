@@ -112,4 +112,12 @@ void it_expect_problem_at(const char *file, int line, const struct it_resp *r, l
 long long it_int(const struct it_resp *r, const char *path);
 bool it_bool(const struct it_resp *r, const char *path);
 
+/* True when the stack runs the sanitizer build (TG_SANITIZE=1, exported by scripts/run-tests). */
+bool it_sanitizer_build(void);
+/* Whether to make a timing assertion (a duration, a latency, comparable timings): false in the
+ * sanitizer build, whose timings say nothing about the release build's, with a note on stderr
+ * naming what is skipped. Use: if (it_timing_checked("what")) ck_assert_msg(duration < …). */
+#define it_timing_checked(what) it_timing_checked_at(__FILE__, __LINE__, (what))
+bool it_timing_checked_at(const char *file, int line, const char *what);
+
 #endif

@@ -3,10 +3,10 @@
  * comparable timing), the per-account throttle (429 with Retry-After, doubling, capped; parallel
  * guesses get no more checks), suspended accounts, bcrypt hashes of other costs and prefixes
  * re-hashed on login, and the password pool: /api/auth/me stays fast during a login storm. */
-#include <crypt.h>
 #include "accounts_helpers.h"
 #include "itest.h"
 
+#include <crypt.h>
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
@@ -140,8 +140,9 @@ START_TEST(login_invalid_credentials_uniform)
 	double mw = median(wrong, N), mu = median(unknown, N);
 	fprintf(stderr, "login timing: wrong password median %.1f ms, unknown email median %.1f ms (cost %ld)\n",
 		mw * 1000, mu * 1000, cfg_long("bcrypt_cost", 12));
-	ck_assert_msg(mu >= 0.5 * mw, "unknown email %.1f ms vs wrong password %.1f ms: the dummy hash is missing",
-		      mu * 1000, mw * 1000);
+	if (it_timing_checked("an unknown email takes as long as a wrong password (the dummy hash)"))
+		ck_assert_msg(mu >= 0.5 * mw, "unknown email %.1f ms vs wrong password %.1f ms: the dummy hash is missing",
+			      mu * 1000, mw * 1000);
 	ck_assert_int_ge(audit_count("user.login_failed", "target_id", u.id), N);
 	/* still not locked (4 failures), and the right password works */
 	ck_assert_int_eq(it_login(&u), 200);
@@ -484,6 +485,8 @@ START_TEST(latency_isolation)
 		quiet * 1000, LOGINS, busy * 1000, busy / quiet, worst * 1000, last_end - t_start, t_sampled - t_start, ok);
 	sql_exec("DELETE FROM users WHERE email LIKE '%s-%%'", tag);
 	ck_assert_msg(ok == LOGINS, "only %d of %d storm logins succeeded", ok, LOGINS);
+	if (!it_timing_checked("/api/auth/me latency during a login storm"))
+		return;
 	ck_assert_msg(last_end > t_sampled, "the logins were over before the sampling ended: not measured under load");
 	ck_assert_msg(busy < 0.200, "/me median %.1f ms during the login storm", busy * 1000);
 	/* no single call may wait behind the logins (a shared pool shows up as one call of seconds) */

@@ -277,9 +277,13 @@ START_TEST(forgot_unknown_vs_known)
 	qsort(tu, SAMPLES, sizeof(double), dbl_cmp);
 	double mk = tk[SAMPLES / 2], mu = tu[SAMPLES / 2];
 	fprintf(stderr, "forgot-password timing: known median %.1f ms, unknown median %.1f ms\n", mk * 1e3, mu * 1e3);
-	ck_assert_msg(mk < 0.3 && mu < 0.3, "forgot-password is slow: known %.1f ms, unknown %.1f ms", mk * 1e3, mu * 1e3);
-	double fk = mk < 0.01 ? 0.01 : mk, fu = mu < 0.01 ? 0.01 : mu;
-	ck_assert_msg(fk <= 3 * fu && fu <= 3 * fk, "timing differs: known %.1f ms, unknown %.1f ms", mk * 1e3, mu * 1e3);
+	if (it_timing_checked("forgot-password answers fast, with comparable timing for known and unknown addresses")) {
+		ck_assert_msg(mk < 0.3 && mu < 0.3, "forgot-password is slow: known %.1f ms, unknown %.1f ms", mk * 1e3,
+			      mu * 1e3);
+		double fk = mk < 0.01 ? 0.01 : mk, fu = mu < 0.01 ? 0.01 : mu;
+		ck_assert_msg(fk <= 3 * fu && fu <= 3 * fk, "timing differs: known %.1f ms, unknown %.1f ms", mk * 1e3,
+			      mu * 1e3);
+	}
 
 	/* the known address gets its 1 + SAMPLES reset emails; the unknown one nothing */
 	struct mails ms;

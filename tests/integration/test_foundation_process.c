@@ -55,7 +55,8 @@ START_TEST(worker_killed_is_replaced)
 	int64_t took = it_now_ms() - t0;
 	ck_assert_msg(failures == 0 || (failures == 1 && last_failure == 0),
 		      "%d of 50 requests after the kill failed (last: %s)", failures, why);
-	ck_assert_msg(took < 15000, "50 health requests after the kill took %lld ms", (long long)took);
+	if (it_timing_checked("50 health requests after the kill within 15 s"))
+		ck_assert_msg(took < 15000, "50 health requests after the kill took %lld ms", (long long)took);
 
 	/* the master replaces the worker: same number of children, the victim gone, a new pid */
 	pid_t after[MAX_KIDS];
@@ -289,7 +290,10 @@ START_TEST(sighup_under_load)
 		ok, bad, errs, (long long)(it_now_ms() - start));
 	ck_assert_msg(bad == 0 && errs == 0, "reload lost requests: %d non-200, %d transport errors of %d (first: %s)",
 		      bad, errs, ok + bad + errs, first ? first : "");
-	ck_assert_msg(ok >= 100, "only %d requests in 4 s: the load did not happen", ok);
+	if (it_timing_checked("at least 100 requests in the 4 s of load"))
+		ck_assert_msg(ok >= 100, "only %d requests in 4 s: the load did not happen", ok);
+	else
+		ck_assert_msg(ok >= 1, "no request succeeded in 4 s: the load did not happen");
 
 	/* a new generation replaced every child; same count; same master */
 	pid_t after[MAX_KIDS];
