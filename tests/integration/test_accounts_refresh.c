@@ -2,12 +2,12 @@
  * (stored as SHA-256 only), reuse after the grace interval revokes the whole session
  * (401 refresh_token_reused, also after the cleanup job ran), the cookie mode and its Origin check,
  * missing or garbage tokens, expired tokens and sessions. */
-#include <openssl/evp.h>
 #include "accounts_helpers.h"
 #include "itest.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,14 +3,14 @@
  * other keys, wrong or missing claims, another user's session) — each refused with 401 while a token
  * forged with the stack's own secret and the right claims is accepted (so each refusal is about the
  * one thing that differs). */
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include "accounts_helpers.h"
 #include "itest.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
