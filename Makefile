@@ -48,7 +48,13 @@ BIN      ?= bin/tollgate  # the sanitizer build links $(BUILD)/tollgate instead
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
-INTEG_COMMON := tests/integration/itest.c
+# The helpers every integration test is linked with (listed one by one, no wildcard): itest.c for
+# all suites, one helper file per area for the suites of that area.
+INTEG_COMMON := tests/integration/itest.c tests/integration/foundation_helpers.c \
+                tests/integration/accounts_helpers.c tests/integration/mail_parse.c \
+                tests/integration/email_helpers.c tests/integration/billing_helpers.c
+INTEG_HEADERS := $(INTEG_COMMON:.c=.h)
+INTEG_OBJS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%.o,$(INTEG_COMMON))
 INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(INTEG_SRCS))
 
 ifeq ($(V),1)
@@ -83,10 +89,15 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) tests/unit/unit.h
 	$(SAY) TEST $@
 	$(Q)$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(UNIT_CFLAGS_$*) $(LDFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS) $(CHECK_LIBS) $(UNIT_LIBS_$*)
 
-$(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_COMMON) tests/integration/itest.h $(LIB)
+$(INTEG_OBJS): $(BUILD)/tests/integration/%.o: tests/integration/%.c $(INTEG_HEADERS)
+	@mkdir -p $(dir $@)
+	$(SAY) CC $<
+	$(Q)$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests/integration -c $< -o $@
+
+$(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_OBJS) $(INTEG_HEADERS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(SAY) TEST $@
-	$(Q)$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/integration -o $@ $< $(INTEG_COMMON) $(LIB) $(LDLIBS) $(CHECK_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/integration -o $@ $< $(INTEG_OBJS) $(LIB) $(LDLIBS) $(CHECK_LIBS)
 
 tests-build: $(BIN) $(UNIT_BINS) $(INTEG_BINS)
 
@@ -107,17 +118,17 @@ down:
 
 test check: deps
 	@$(MAKE) --no-print-directory lint tests-build
-	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD)
+	@TG_SANITIZE=$(SANITIZE) TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD)
 
 unit: tests-build
-	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD) unit
+	@TG_SANITIZE=$(SANITIZE) TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD) unit
 
 integration: tests-build
-	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD) integration
+	@TG_SANITIZE=$(SANITIZE) TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD) integration
 
 browser: deps
 	@$(MAKE) --no-print-directory $(BIN)
-	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD) browser
+	@TG_SANITIZE=$(SANITIZE) TOLLGATE_BIN=$(abspath $(BIN)) scripts/run-tests $(BUILD) browser
 
 # Line coverage of src/ over the whole test suite (unit, integration, browser).
 coverage: deps

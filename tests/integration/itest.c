@@ -465,3 +465,115 @@ int it_run_suite(Suite *s)
 	curl_global_cleanup();
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+/* ---- shared by the suites (moved here when the suites were split by area) ---- */
+
+int64_t it_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int it_header_count(const struct it_resp *r, const char *name)
+{
+	int n = 0;
+	size_t nl = strlen(name);
+	for (const char *p = r->headers; p && *p;) {
+		const char *eol = strstr(p, "\r\n");
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		if (len > nl && !strncasecmp(p, name, nl) && p[nl] == ':')
+			n++;
+		p = eol ? eol + 2 : NULL;
+	}
+	return n;
+}
+
+static bool is_hex32(const char *s)
+{
+	if (!s || strlen(s) != 32)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
+void it_expect_content_type(const struct it_resp *r, const char *type)
+{
+	const char *ct = it_header(r, "Content-Type");
+	size_t tl = strlen(type);
+	ck_assert_msg(ct && !strncasecmp(ct, type, tl) && (ct[tl] == '\0' || ct[tl] == ';'),
+		      "expected Content-Type %s, got '%s' (status %ld, body %.300s)", type, ct ? ct : "(none)",
+		      r->status, r->body);
+}
+
+void it_expect_request_id(const struct it_resp *r, char out[64])
+{
+	ck_assert_msg(it_header_count(r, "X-Request-Id") == 1, "expected exactly one X-Request-Id on %ld, headers:\n%s",
+		      r->status, r->headers);
+	const char *id = it_header(r, "X-Request-Id");
+	ck_assert_msg(is_hex32(id), "X-Request-Id is not 32 lowercase hex digits: '%s'", id ? id : "(none)");
+	if (out)
+		snprintf(out, 64, "%s", id);
+}
+
+void it_expect_problem_at(const char *file, int line, const struct it_resp *r, long status, const char *code)
+{
+	ck_assert_msg(code != NULL, "%s:%d: it_expect_problem needs a code", file, line);
+	it_expect_at(file, line, r, status, code);
+	it_expect_content_type(r, "application/problem+json");
+	ck_assert_msg(r->json && json_object_is_type(r->json, json_type_object) && !strstr(r->body, "<html"),
+		      "%s:%d: the problem body is not a JSON object: %.300s", file, line, r->body);
+	char type[160];
+	snprintf(type, sizeof(type), "https://tollgate.invalid/problems/%s", code);
+	const char *t = it_str(r, "type");
+	ck_assert_msg(t && !strcmp(t, type), "%s:%d: type '%s', want '%s'", file, line, t ? t : "(none)", type);
+	const char *title = it_str(r, "title");
+	ck_assert_msg(title && *title, "%s:%d: no title in %s", file, line, r->body);
+	json_object *st = it_at(r, "status");
+	ck_assert_msg(st && json_object_is_type(st, json_type_int) && json_object_get_int64(st) == status,
+		      "%s:%d: \"status\" must be the number %ld: %s", file, line, status, r->body);
+	const char *detail = it_str(r, "detail");
+	ck_assert_msg(detail && *detail, "%s:%d: no detail in %s", file, line, r->body);
+	json_object *errs = it_at(r, "errors");
+	if (!strcmp(code, "validation_failed"))
+		ck_assert_msg(errs && json_object_is_type(errs, json_type_object) && json_object_object_length(errs) > 0,
+			      "%s:%d: validation_failed without errors: %s", file, line, r->body);
+	else
+		ck_assert_msg(errs == NULL, "%s:%d: \"errors\" only belongs to validation_failed: %s", file, line, r->body);
+	char hid[64];
+	it_expect_request_id(r, hid);
+	const char *bid = it_str(r, "request_id");
+	ck_assert_msg(bid && !strcmp(bid, hid), "%s:%d: body request_id '%s' != X-Request-Id '%s'", file, line,
+		      bid ? bid : "(none)", hid);
+}
+
+long long it_int(const struct it_resp *r, const char *path)
+{
+	json_object *o = it_at(r, path);
+	ck_assert_msg(o && json_object_is_type(o, json_type_int), "%s is not an integer in %.600s", path, r->body);
+	return json_object_get_int64(o);
+}
+
+bool it_bool(const struct it_resp *r, const char *path)
+{
+	json_object *o = it_at(r, path);
+	ck_assert_msg(o && json_object_is_type(o, json_type_boolean), "%s is not a boolean in %.600s", path, r->body);
+	return json_object_get_boolean(o);
+}
+
+bool it_sanitizer_build(void)
+{
+	const char *v = getenv("TG_SANITIZE");
+	return v && !strcmp(v, "1");
+}
+
+bool it_timing_checked_at(const char *file, int line, const char *what)
+{
+	if (!it_sanitizer_build())
+		return true;
+	fprintf(stderr, "%s:%d: note: timing assertion skipped in the sanitizer build (TG_SANITIZE=1): %s\n", file, line,
+		what);
+	return false;
+}

@@ -7,6 +7,7 @@
 #include <json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct it_resp {
 	long status;
@@ -89,5 +90,34 @@ long long it_sql_long(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 
 /* Runs suite with Check, prints results, returns an exit code. */
 int it_run_suite(Suite *s);
+
+/* ---- shared by the suites (moved here when the suites were split by area) ---- */
+
+/* Milliseconds on the monotonic clock. */
+int64_t it_now_ms(void);
+
+/* Number of header lines called name in r's final header block. */
+int it_header_count(const struct it_resp *r, const char *name);
+/* Content-Type is exactly type (optionally followed by parameters). */
+void it_expect_content_type(const struct it_resp *r, const char *type);
+/* r carries exactly one X-Request-Id, nginx's 32 lowercase hex digits; copied to out when not NULL. */
+void it_expect_request_id(const struct it_resp *r, char out[64]);
+/* r is an RFC 9457 problem document as API.md describes: the status and code, problem+json, type,
+ * title, numeric status, detail, request_id equal to the X-Request-Id header, and `errors` (a
+ * non-empty object) on 422 validation_failed only. */
+#define it_expect_problem(r, st, code) it_expect_problem_at(__FILE__, __LINE__, (r), (st), (code))
+void it_expect_problem_at(const char *file, int line, const struct it_resp *r, long status, const char *code);
+
+/* The integer / boolean at a dotted path of r's JSON; fails the test when it is not one. */
+long long it_int(const struct it_resp *r, const char *path);
+bool it_bool(const struct it_resp *r, const char *path);
+
+/* True when the stack runs the sanitizer build (TG_SANITIZE=1, exported by scripts/run-tests). */
+bool it_sanitizer_build(void);
+/* Whether to make a timing assertion (a duration, a latency, comparable timings): false in the
+ * sanitizer build, whose timings say nothing about the release build's, with a note on stderr
+ * naming what is skipped. Use: if (it_timing_checked("what")) ck_assert_msg(duration < …). */
+#define it_timing_checked(what) it_timing_checked_at(__FILE__, __LINE__, (what))
+bool it_timing_checked_at(const char *file, int line, const char *what);
 
 #endif

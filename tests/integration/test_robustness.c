@@ -97,13 +97,6 @@ START_TEST(test_malformed_query_values)
 }
 END_TEST
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* POST json to a control endpoint of the Stripe stand-in (TG_STRIPE_URL). */
 static void stripe_control(const char *name, const char *json)
 {
@@ -138,9 +131,9 @@ struct slow_checkout {
 static void *run_checkout(void *arg)
 {
 	struct slow_checkout *x = arg;
-	long long t0 = now_ms();
+	long long t0 = it_now_ms();
 	struct it_resp *r = it_post("/api/billing/checkout", x->access, "{\"plan\":\"pro\",\"interval\":\"month\"}");
-	x->took_ms = now_ms() - t0;
+	x->took_ms = it_now_ms() - t0;
 	x->status = r->status;
 	snprintf(x->code, sizeof(x->code), "%s", it_code(r) ? it_code(r) : "");
 	it_free(r);
@@ -159,8 +152,8 @@ START_TEST(test_slow_stripe_checkout)
 	pthread_t th;
 	ck_assert_int_eq(pthread_create(&th, NULL, run_checkout, &x), 0);
 	int samples = 0, idle_in_tx = 0;
-	long long until = now_ms() + 4000;
-	while (now_ms() < until) {
+	long long until = it_now_ms() + 4000;
+	while (it_now_ms() < until) {
 		idle_in_tx += (int)it_sql_long("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
 					       " AND state LIKE 'idle in transaction%%'");
 		samples++;
@@ -196,10 +189,10 @@ START_TEST(test_mail_sent_soon_after_smtp_returns)
 	struct it_resp *r = it_post("/api/auth/forgot-password", NULL, body);
 	it_expect(r, 202, NULL);
 	it_free(r);
-	long long until = now_ms() + 15000;
+	long long until = it_now_ms() + 15000;
 	while (it_sql_long("SELECT count(*) FROM email_outbox WHERE to_address = '%s' AND kind = 'password_reset'"
 			   " AND attempts >= 1 AND status = 'pending'", u.email) == 0) {
-		if (now_ms() > until) {
+		if (it_now_ms() > until) {
 			it_sh("scripts/stack smtp-start '%s' >/dev/null 2>&1", dir);
 			ck_abort_msg("the reset email was never tried while SMTP was down");
 		}
@@ -208,16 +201,16 @@ START_TEST(test_mail_sent_soon_after_smtp_returns)
 	double wait_s = atof(it_sql("SELECT extract(epoch FROM next_attempt_at - now()) FROM email_outbox"
 				    " WHERE to_address = '%s' AND kind = 'password_reset'", u.email));
 	ck_assert_int_eq(it_sh("scripts/stack smtp-start '%s' >/dev/null 2>&1", dir), 0);
-	long long back = now_ms();
+	long long back = it_now_ms();
 	until = back + 20000;
 	while (it_sql_long("SELECT count(*) FROM email_outbox WHERE to_address = '%s' AND kind = 'password_reset'"
 			   " AND status = 'sent'", u.email) == 0) {
-		ck_assert_msg(now_ms() < until, "the reset email was not sent within 20 s of SMTP's return (its backoff: %.0f s)",
+		ck_assert_msg(it_now_ms() < until, "the reset email was not sent within 20 s of SMTP's return (its backoff: %.0f s)",
 			      wait_s);
 		it_sleep_ms(200);
 	}
 	printf("SMTP back: the waiting email (backoff %.0f s) was sent %lld ms after the server returned\n", wait_s,
-	       now_ms() - back);
+	       it_now_ms() - back);
 	ck_assert_msg(wait_s > 25, "the backoff (%.0f s) is too short for this test to show anything", wait_s);
 }
 END_TEST
