@@ -39,6 +39,7 @@ START_TEST(payment_failed_grace_then_free)
 	copy_to(open_inv, sizeof(open_inv), jstr(o, "invoice"));
 	json_object_put(o);
 
+	wait_sub_status(&p.u, "past_due");
 	struct it_resp *r = get_sub(&p.u);
 	expect_str(r, "status", "past_due");
 	expect_str(r, "plan", "pro"); /* grace period */
@@ -117,6 +118,7 @@ START_TEST(payment_failed_grace_then_free)
 	body = xprintf("{\"subscription\": \"%s\"}", p.subscription);
 	json_object_put(stripe_ctl_ok("POST", "renew", body));
 	free(body);
+	wait_sub_status(&p.u, "active");
 	r = get_sub(&p.u);
 	expect_str(r, "status", "active");
 	expect_str(r, "plan", "pro");
