@@ -124,6 +124,7 @@ int http_req_init(struct http_req *req, struct arena *a, char **env, const char 
 	req->json_max_depth = json_max_depth;
 	req->content_length = -1;
 	req->started_us = time_mono_us();
+	req->route_result = -1;
 
 	const char *m = env_get(env, "REQUEST_METHOD");
 	req->method_name = m ? m : "";
