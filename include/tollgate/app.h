@@ -3,6 +3,7 @@
 #define TOLLGATE_APP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 struct arena;
@@ -11,6 +12,7 @@ struct router;
 struct tg_config;
 struct http_req;
 struct http_res;
+struct route;
 
 struct app {
 	const struct tg_config *cfg;
@@ -27,6 +29,9 @@ struct app {
 /* Creates the process's router and area state. Returns TG_OK or a status. */
 int api_init(struct app *app);
 void api_free(struct app *app);
+/* The API's route table (static storage) and its length in *n: what api_init compiles, for
+ * tools and tests that route without a worker. */
+const struct route *api_routes(size_t *n);
 /* Runs one request: CORS, routing, method/content-type/auth checks, the handler. */
 void api_dispatch(struct app *app, struct http_req *req, struct http_res *res);
 
