@@ -93,6 +93,10 @@ bool http_req_is_json(const struct http_req *req);
 int http_req_json(struct http_req *req, json_object **out);
 /* Percent-decodes s (and '+' as space when form is true) into arena memory; NULL on bad escapes. */
 char *http_url_decode(struct arena *a, const char *s, size_t len, bool form);
+/* A header's bytes as text a PostgreSQL text column accepts: strict UTF-8 (a byte that does not
+ * start a valid character becomes '?'), at most max bytes, never cut inside a character.
+ * Arena string; NULL when s is NULL or out of memory. */
+char *http_text(struct arena *a, const char *s, size_t max);
 
 /* Response building. Every function copies what it is given into the arena. */
 void http_res_init(struct http_res *res);

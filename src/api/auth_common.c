@@ -13,6 +13,7 @@
 #define REFRESH_COOKIE "tg_refresh"
 #define REFRESH_COOKIE_PATH "/api/auth"
 #define USER_AGENT_MAX 512
+#define CLIENT_IP_MAX 64 /* an address from REMOTE_ADDR or a trusted X-Forwarded-For entry */
 
 struct password_hasher *api_hasher(struct app *app)
 {
@@ -30,9 +31,11 @@ struct account_throttle api_throttle(const struct app *app)
 
 struct account_client api_client(const struct http_req *req)
 {
-	struct account_client cl = {req->client_ip ? req->client_ip : "", req->user_agent ? req->user_agent : ""};
-	if (strlen(cl.user_agent) > USER_AGENT_MAX)
-		cl.user_agent = arena_strndup(req->arena, cl.user_agent, USER_AGENT_MAX);
+	/* Both land in text columns: PostgreSQL refuses bytes that are not UTF-8 (a 500 for the client),
+	 * and a User-Agent cut at USER_AGENT_MAX must not end inside a character. */
+	const char *ip = http_text(req->arena, req->client_ip ? req->client_ip : "", CLIENT_IP_MAX);
+	const char *ua = http_text(req->arena, req->user_agent ? req->user_agent : "", USER_AGENT_MAX);
+	struct account_client cl = {ip ? ip : "", ua ? ua : ""};
 	return cl;
 }
 

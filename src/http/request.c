@@ -257,46 +257,75 @@ bool http_req_is_json(const struct http_req *req)
 	return next == '\0' || next == ';' || next == ' ';
 }
 
-/* Strict UTF-8 (RFC 3629): json-c's own check lets overlong forms, UTF-16 surrogates and
- * code points above U+10FFFF through, which PostgreSQL then refuses with an error. */
+/* Length (1-4) of the valid UTF-8 character (RFC 3629) starting s, n bytes available; 0 when s
+ * does not start one: no overlong forms, UTF-16 surrogates or code points above U+10FFFF. */
+static size_t utf8_char(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	if (c < 0x80)
+		return 1;
+	size_t len;
+	unsigned long cp, min;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+		min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		len = 3;
+		cp = c & 0x0f;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t k = 1; k < len; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[k] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* Strict UTF-8: json-c's own check lets overlong forms, UTF-16 surrogates and code points above
+ * U+10FFFF through, which PostgreSQL then refuses with an error. */
 static bool utf8_valid(const unsigned char *s, size_t n)
 {
-	size_t i = 0;
-	while (i < n) {
-		unsigned char c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t len;
-		unsigned long cp, min;
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-			min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3;
-			cp = c & 0x0f;
-			min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-			min = 0x10000;
-		} else {
+	for (size_t i = 0, len; i < n; i += len)
+		if ((len = utf8_char(s + i, n - i)) == 0)
 			return false;
-		}
-		if (n - i < len)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += len;
-	}
 	return true;
+}
+
+char *http_text(struct arena *a, const char *s, size_t max)
+{
+	if (!s)
+		return NULL;
+	size_t n = strlen(s);
+	char *out = arena_alloc(a, (n < max ? n : max) + 1);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0, len; i < n; i += len) {
+		len = utf8_char((const unsigned char *)s + i, n - i);
+		if (o + (len ? len : 1) > max)
+			break;
+		if (len) {
+			memcpy(out + o, s + i, len);
+			o += len;
+		} else {
+			out[o++] = '?';
+			len = 1;
+		}
+	}
+	out[o] = '\0';
+	return out;
 }
 
 static void json_put_cb(void *p)

@@ -1,5 +1,6 @@
 /* fuzz_request.c — the request parser (src/http/request.c) on a FastCGI environment built from
- * the input: http_req_init, then query, cookie and header lookups, the JSON body, and a problem
+ * the input: http_req_init, then query, cookie and header lookups, the JSON body, the list
+ * pagination and client fields the handlers read (api_pagination, api_client), and a problem
  * response serialised for the request.
  *
  * Input: lines up to the first empty line, then the body (raw bytes, to the end).
@@ -13,7 +14,10 @@
 
 #include "tollgate/arena.h"
 #include "tollgate/http.h"
+#include "tollgate/page.h"
 #include "tollgate/status.h"
+
+#include "../../src/api/handlers.h" /* api_pagination, api_client: private to src/api, no database */
 
 #include <ctype.h>
 
@@ -29,6 +33,37 @@ static bool request_id_ok(const char *id)
 	for (const char *p = id; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
 			return false;
+	return true;
+}
+
+/* Strict UTF-8 (RFC 3629), what PostgreSQL accepts in a text column. */
+static bool utf8_ok(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	while (*s) {
+		unsigned long cp, min;
+		size_t len;
+		if (*s < 0x80) {
+			s++;
+			continue;
+		} else if (*s >= 0xC2 && *s <= 0xDF) {
+			len = 2, cp = *s & 0x1F, min = 0x80;
+		} else if ((*s & 0xF0) == 0xE0) {
+			len = 3, cp = *s & 0x0F, min = 0x800;
+		} else if (*s >= 0xF0 && *s <= 0xF4) {
+			len = 4, cp = *s & 0x07, min = 0x10000;
+		} else {
+			return false;
+		}
+		for (size_t k = 1; k < len; k++) {
+			if ((s[k] & 0xC0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[k] & 0x3F);
+		}
+		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return false;
+		s += len;
+	}
 	return true;
 }
 
@@ -107,6 +142,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(http_req_json(&req, &again) == rc && again == obj); /* parsed once */
 
 	struct http_res res;
+	http_res_init(&res);
+	struct page pg;
+	if (api_pagination(&req, &res, &pg))
+		FUZZ_CHECK(pg.number >= 1 && pg.number <= 1000000 && pg.per_page >= 1 && pg.per_page <= 200);
+	else
+		FUZZ_CHECK(res.status == 422);
+	struct account_client client = api_client(&req); /* stored in text columns */
+	FUZZ_CHECK(client.ip && client.user_agent && strlen(client.user_agent) <= 512);
+	FUZZ_CHECK(utf8_ok(client.user_agent) && utf8_ok(client.ip));
+	if (req.user_agent && strlen(req.user_agent) <= 512 && utf8_ok(req.user_agent))
+		FUZZ_CHECK(!strcmp(client.user_agent, req.user_agent)); /* valid text is kept as it is */
+
 	http_res_init(&res);
 	http_res_problem(&res, &req, 400, "bad_request", "fuzz");
 	char *out;

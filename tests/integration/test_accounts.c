@@ -2550,6 +2550,36 @@ START_TEST(register_non_ascii_email_refused)
 }
 END_TEST
 
+/* A User-Agent that is not UTF-8, or one cut at 512 bytes inside a character, went to the sessions
+ * table as it was: PostgreSQL refused it and register/login answered 500. Found with the request
+ * fuzz target (tests/fuzz/fuzz_request.c); api_client stores valid UTF-8 now. */
+START_TEST(user_agent_not_utf8_accepted)
+{
+	const char *email = it_unique_email("ua-bytes");
+	char body[256], ua_bytes[64], ua_long[700];
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"correct horse 1\",\"session\":\"body\"}", email);
+	snprintf(ua_bytes, sizeof(ua_bytes), "User-Agent: Mozilla \xff\xfe Caf\xe9");
+	struct it_req q = {.method = "POST", .path = "/api/auth/register", .json = body, .headers = {ua_bytes}};
+	struct it_resp *r = it_do(&q);
+	it_expect(r, 201, NULL);
+	char access[1024];
+	snprintf(access, sizeof(access), "%s", it_str(r, "access_token"));
+	it_free(r);
+	/* 509 ASCII bytes, then "😀": the 512-byte cut falls inside it */
+	int n = snprintf(ua_long, sizeof(ua_long), "User-Agent: %509d\xf0\x9f\x98\x80 tail", 7);
+	ck_assert(n > 0 && (size_t)n < sizeof(ua_long));
+	q.path = "/api/auth/login";
+	q.headers[0] = ua_long;
+	r = it_do(&q);
+	it_expect(r, 200, NULL);
+	it_free(r);
+	r = it_get("/api/auth/sessions", access);
+	it_expect(r, 200, NULL);
+	ck_assert_msg(strstr(r->body, "Mozilla ?? Caf?") != NULL, "user agent not stored cleaned: %s", r->body);
+	it_free(r);
+}
+END_TEST
+
 /* Wrong passwords on change-password and delete-account were never throttled: an access token
  * let anyone guess the password without limit. */
 START_TEST(profile_password_checks_throttled)
@@ -2708,6 +2738,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, change_password_missing_field_message);
 	tcase_add_test(tc, refresh_single_cache_control_and_trimmed_name);
 	tcase_add_test(tc, rotated_token_replay_after_cleanup_revokes);
+	tcase_add_test(tc, user_agent_not_utf8_accepted);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("isolation");

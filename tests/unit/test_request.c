@@ -504,6 +504,29 @@ START_TEST(test_json_invalid_utf8)
 }
 END_TEST
 
+/* ---- header text for the database ---- */
+
+START_TEST(test_text_for_database)
+{
+	ck_assert_ptr_null(http_text(A, NULL, 10));
+	ck_assert_str_eq(http_text(A, "", 10), "");
+	ck_assert_str_eq(http_text(A, "curl/8.5.0", 512), "curl/8.5.0");
+	ck_assert_str_eq(http_text(A, "curl/8.5.0", 4), "curl");
+	ck_assert_str_eq(http_text(A, "Zoë 日本 😀", 512), "Zoë 日本 😀");
+	/* bytes that do not start a valid character: stray continuation, Latin-1, overlong, surrogate,
+	 * past U+10FFFF, a truncated sequence at the end */
+	ck_assert_str_eq(http_text(A, "a\x80" "b\xe9" "c\xc0\xaf" "d\xed\xa0\x80" "e\xf4\x90\x80\x80" "f\xe6\x97", 512),
+			 "a?b?c??d???e????f??");
+	/* the limit never cuts a character: "Zoë" is 4 bytes, "😀" 4 */
+	ck_assert_str_eq(http_text(A, "Zoë", 3), "Zo");
+	ck_assert_str_eq(http_text(A, "Zoë", 4), "Zoë");
+	ck_assert_str_eq(http_text(A, "ab😀", 5), "ab");
+	ck_assert_str_eq(http_text(A, "ab😀", 6), "ab😀");
+	ck_assert_str_eq(http_text(A, "\xff\xff", 1), "?");
+	ck_assert_str_eq(http_text(A, "x", 0), "");
+}
+END_TEST
+
 static Suite *request_suite(void)
 {
 	Suite *s = suite_create("request");
@@ -535,6 +558,7 @@ static Suite *request_suite(void)
 	tcase_add_test(tc, test_json_empty_body);
 	tcase_add_test(tc, test_json_depth_limit);
 	tcase_add_test(tc, test_json_invalid_utf8);
+	tcase_add_test(tc, test_text_for_database);
 	suite_add_tcase(s, tc);
 	return s;
 }
