@@ -68,7 +68,9 @@ const struct route *api_routes(size_t *n)
 
 int api_init(struct app *app)
 {
-	app->router = router_new(routes, sizeof(routes) / sizeof(routes[0]));
+	size_t n;
+	const struct route *table = api_routes(&n);
+	app->router = router_new(table, n);
 	if (!app->router)
 		return TG_ENOMEM;
 	return api_auth_init(app);
