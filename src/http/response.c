@@ -34,6 +34,8 @@ static const struct {
 	{"quota_exceeded", "Quota exceeded"},
 	{"llm_unavailable", "LLM unavailable"},
 	{"llm_error", "The model refused the request"},
+	{"maintenance", "Down for maintenance"},
+	{"mfa_required", "Two-factor sign-in required"},
 	{"bad_request", "Bad request"},
 };
 

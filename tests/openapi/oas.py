@@ -117,7 +117,7 @@ def parse_route_tables(text, source="<text>"):
                 if name not in _C_METHOD:
                     raise ValueError(f"{source}: unknown method {name} in {m.group(0)}")
                 routes.append((_C_METHOD[name], m.group(2), m.group(3).strip(), m.group(4), source))
-        rest = _ENTRY.sub("", body)
+        rest = re.sub(r"\{\s*0\s*\}", "", _ENTRY.sub("", body))  # {0} ends a table
         if rest.replace(",", "").strip():
             raise ValueError(f"{source}: table {table.group(1)} has text that is not a route entry: "
                              f"{' '.join(rest.replace(',', ' ').split())[:200]}")
