@@ -16,6 +16,7 @@ struct db;
 /* The User object of API.md. */
 struct account_user {
 	const char *id, *email, *name, *role, *plan, *created_at;
+	const char *terms_version; /* the last terms version accepted (NULL: none) */
 	bool email_verified, mfa_enabled;
 };
 
@@ -37,10 +38,17 @@ char *account_normalize_email(struct arena *a, const char *email);
 bool account_name_valid(const char *name);
 /* Trims name into *out (arena memory). Returns NULL when it is acceptable, else the reason. */
 const char *account_normalize_name(struct arena *a, const char *name, char **out);
-/* User fields starting at column col0 of row. The 8 columns of ACCOUNT_USER_COLUMNS. */
+/* User fields starting at column col0 of row (USER_COLUMNS of auth_sql.h). */
 void account_user_from_row(const PGresult *r, int row, int col0, struct account_user *u);
-/* A new User JSON object (caller owns it). */
-json_object *account_user_json(const struct account_user *u);
+/* A new User JSON object (caller owns it); terms_accepted compares the user's accepted version with
+ * current_terms (the settings' terms_version). */
+json_object *account_user_json(const struct account_user *u, const char *current_terms);
+/* Records the user's acceptance of version (kept with the time and address) and makes it the
+ * user's current one. */
+int account_accept_terms(struct db *db, struct arena *a, const char *user_id, const char *version, const char *ip);
+/* Everything the account owns, as one serialised JSON document (GDPR access and portability),
+ * built by PostgreSQL (no copy through json-c: an account may own megabytes). Arena memory. */
+int account_export(struct db *db, struct arena *a, const char *user_id, const char **json, size_t *len);
 
 /* Creates the user and its first session. TG_ECONFLICT when the email is taken. */
 int account_register(struct db *db, struct arena *a, const char *email, const char *name, const char *hash,

@@ -123,6 +123,9 @@ void http_res_init(struct http_res *res);
 void http_res_header(struct http_res *res, struct arena *a, const char *name, const char *value);
 /* Serialises obj (and drops the caller's reference) as the body with status. */
 void http_res_json(struct http_res *res, struct arena *a, int status, json_object *obj);
+/* json, already serialised (e.g. built by PostgreSQL), as the body; it must outlive the response
+ * (arena memory, or a result cleared with the arena). */
+void http_res_json_text(struct http_res *res, int status, const char *json, size_t len);
 void http_res_empty(struct http_res *res, int status);
 /* Problem document (RFC 9457) with the contract's code. detail may be NULL. */
 void http_res_problem(struct http_res *res, struct http_req *req, int status, const char *code,

@@ -28,7 +28,7 @@ struct settings_cache;
 struct settings_cache *settings_cache_new(struct db *db);
 void settings_cache_free(struct settings_cache *c);
 /* The current settings (valid until the next call). TG_EUNAVAIL when they were never loaded and the
- * database is down. */
+ * database is down, or c is NULL (no database); *out is then valid (empty settings) all the same. */
 int settings_get(struct settings_cache *c, const struct settings **out);
 
 /* {"registration_open", "maintenance_mode", "support_email", "terms_version", "admin_mfa_required"} */

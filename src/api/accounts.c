@@ -37,12 +37,14 @@ static const char *normal_name(struct arena *a, const char **v)
 	return why;
 }
 
-enum { REG_EMAIL, REG_PASSWORD, REG_NAME, REG_SESSION };
+enum { REG_EMAIL, REG_PASSWORD, REG_NAME, REG_SESSION, REG_ACCEPT_TERMS };
 const struct valid_field api_register_fields[] = {
 	[REG_EMAIL] = {.name = "email", .type = VALID_STRING, .flags = VALID_REQUIRED | VALID_TRIM, .check = normal_email},
 	[REG_PASSWORD] = {.name = "password", .type = VALID_STRING, .flags = VALID_REQUIRED | VALID_RAW},
 	[REG_NAME] = {.name = "name", .type = VALID_STRING, .flags = VALID_NULLABLE, .check = normal_name},
 	[REG_SESSION] = SESSION_FIELD,
+	/* the register page's required checkbox; without it the account works but is asked later */
+	[REG_ACCEPT_TERMS] = {.name = "accept_terms", .type = VALID_BOOL},
 	{0},
 };
 
@@ -61,6 +63,8 @@ HANDLER(api_register)
 		return api_fail(res, req, rc);
 	if (!app->cfg->registration_open || !st->registration_open)
 		return http_res_problem(res, req, 403, "registration_closed", "Registration is currently closed.");
+	/* a copy: the settings may be refreshed before the answer is written */
+	const char *terms = arena_strdup(req->arena, st->terms_version);
 	const char *email = v[REG_EMAIL].str, *password = v[REG_PASSWORD].str;
 	const char *why = password_check_rules(password, email);
 	if (why)
@@ -83,6 +87,10 @@ HANDLER(api_register)
 		return api_fail(res, req, rc);
 	rc = account_register(app->db, req->arena, email, v[REG_NAME].str ? v[REG_NAME].str : "", hash,
 			      app->cfg->refresh_token_ttl, &cl, &u, &t);
+	if (rc == TG_OK && v[REG_ACCEPT_TERMS].yes && terms[0]) {
+		rc = account_accept_terms(app->db, req->arena, u.id, terms, cl.ip);
+		u.terms_version = terms;
+	}
 	if (rc == TG_OK)
 		rc = account_queue_verification(app->db, req->arena, app->cfg, &u);
 	rc = db_finish(app->db, rc);
@@ -256,5 +264,5 @@ HANDLER(api_logout_all)
 
 HANDLER(api_me)
 {
-	http_res_json(res, req->arena, 200, account_user_json(app->me));
+	http_res_json(res, req->arena, 200, api_user_json(app, app->me));
 }

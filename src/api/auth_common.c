@@ -5,6 +5,7 @@
 #include "tollgate/config.h"
 #include "tollgate/password.h"
 #include "tollgate/session.h"
+#include "tollgate/settings.h"
 #include "tollgate/status.h"
 
 #include <stdlib.h>
@@ -114,9 +115,20 @@ void api_send_tokens(struct app *app, struct http_req *req, struct http_res *res
 	else
 		http_res_cookie(res, req->arena, REFRESH_COOKIE, t->refresh_token, REFRESH_COOKIE_PATH,
 				app->cfg->refresh_token_ttl);
-	json_object_object_add(o, "user", account_user_json(u));
+	json_object_object_add(o, "user", api_user_json(app, u));
 	api_no_store(res, req);
 	http_res_json(res, req->arena, status, o);
+}
+
+const char *api_terms_version(struct app *app)
+{
+	const struct settings *st;
+	return settings_get(app->settings, &st) == TG_OK ? st->terms_version : "";
+}
+
+json_object *api_user_json(struct app *app, const struct account_user *u)
+{
+	return account_user_json(u, api_terms_version(app));
 }
 
 int api_auth_init(struct app *app)

@@ -58,6 +58,12 @@ HANDLER(api_login_mfa);
 /* Answers a right password of a user with 2FA on: 200 {mfa_required, mfa_token, methods}. */
 void api_mfa_challenge(struct app *app, struct http_req *req, struct http_res *res, const struct account_user *u);
 
+/* consent.c */
+FIELDS(api_accept_terms_fields);
+HANDLER(api_site);
+HANDLER(api_accept_terms);
+HANDLER(api_export);
+
 /* The route tables of the admin API (admin_*.c), listed in routes.c. */
 extern const struct route api_admin_users_routes[];
 extern const struct route api_admin_billing_routes[];
@@ -105,6 +111,10 @@ void api_send_tokens(struct app *app, struct http_req *req, struct http_res *res
  * account is throttled (429) or the password is wrong (422 on field). *email: the user's. */
 bool api_recheck_password(struct app *app, struct http_req *req, struct http_res *res, const char *field,
 			  const char *password, const char **email);
+/* The User object of u, terms_accepted against the current settings. */
+json_object *api_user_json(struct app *app, const struct account_user *u);
+/* The current terms version (settings), "" when the settings cannot be read. */
+const char *api_terms_version(struct app *app);
 /* Clears the refresh cookie. */
 void api_clear_refresh_cookie(struct http_res *res, struct http_req *req);
 

@@ -110,7 +110,11 @@ static void change_with_code(struct app *app, struct http_req *req, struct http_
 	json_object *codes = NULL;
 	int rc = db_begin(app->db);
 	if (rc == TG_OK) {
-		rc = mfa_verify(app->db, req->arena, app->cfg, req->user_id, req->values[1].str, false, time(NULL));
+		/* a recovery code stands in for the app's code: someone who lost the phone can still turn
+		 * two-factor off or renew the codes once signed in with one */
+		const char *code = req->values[1].str;
+		bool recovery = strlen(code) != 6 || strspn(code, "0123456789") != 6;
+		rc = mfa_verify(app->db, req->arena, app->cfg, req->user_id, code, recovery, time(NULL));
 		if (rc == TG_OK)
 			rc = disable ? mfa_disable(app->db, req->arena, req->user_id)
 				     : mfa_new_recovery_codes(app->db, req->arena, req->user_id, &codes);

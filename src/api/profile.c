@@ -29,13 +29,13 @@ HANDLER(api_profile_update)
 {
 	const struct valid_value *name = &req->values[0];
 	if (!name->present)
-		return http_res_json(res, req->arena, 200, account_user_json(app->me));
+		return http_res_json(res, req->arena, 200, api_user_json(app, app->me));
 	struct account_client cl = api_client(req);
 	struct account_user u;
 	int rc = account_update_name(app->db, req->arena, req->user_id, name->str, &cl, &u);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
-	http_res_json(res, req->arena, 200, account_user_json(&u));
+	http_res_json(res, req->arena, 200, api_user_json(app, &u));
 }
 
 

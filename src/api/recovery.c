@@ -114,7 +114,7 @@ HANDLER(api_verify_email)
 		return api_fail(res, req, rc);
 	req->user_id = u.id;
 	api_no_store(res, req);
-	http_res_json(res, req->arena, 200, account_user_json(&u));
+	http_res_json(res, req->arena, 200, api_user_json(app, &u));
 }
 
 HANDLER(api_resend_verification)

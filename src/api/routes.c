@@ -9,6 +9,7 @@
 static const struct route core_routes[] = {
 	{HTTP_GET, "/api/health", ROUTE_PUBLIC | ROUTE_ANYTIME, api_health, NULL},
 	{HTTP_GET, "/api/ready", ROUTE_PUBLIC | ROUTE_ANYTIME, api_ready, NULL},
+	{HTTP_GET, "/api/site", ROUTE_PUBLIC | ROUTE_ANYTIME, api_site, NULL},
 
 	{HTTP_POST, "/api/auth/register", ROUTE_BODY | ROUTE_PASSWORD | ROUTE_CREDENTIAL, api_register, api_register_fields},
 	{HTTP_POST, "/api/auth/login", ROUTE_BODY | ROUTE_PASSWORD | ROUTE_CREDENTIAL | ROUTE_ANYTIME, api_login, api_login_fields},
@@ -25,6 +26,8 @@ static const struct route core_routes[] = {
 	{HTTP_DELETE, "/api/auth/sessions/{id}", ROUTE_USER, api_session_revoke, NULL},
 	{HTTP_PATCH, "/api/profile", ROUTE_USER | ROUTE_BODY, api_profile_update, api_profile_fields},
 	{HTTP_POST, "/api/profile/change-password", ROUTE_USER | ROUTE_BODY | ROUTE_PASSWORD, api_change_password, api_change_password_fields},
+	{HTTP_POST, "/api/profile/accept-terms", ROUTE_USER | ROUTE_BODY, api_accept_terms, api_accept_terms_fields},
+	{HTTP_GET, "/api/profile/export", ROUTE_USER, api_export, NULL},
 	{HTTP_POST, "/api/profile/delete-account", ROUTE_USER | ROUTE_BODY | ROUTE_PASSWORD, api_delete_account, api_delete_account_fields},
 
 	{HTTP_POST, "/api/auth/forgot-password", ROUTE_BODY | ROUTE_CREDENTIAL, api_forgot_password, api_forgot_fields},

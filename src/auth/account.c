@@ -107,9 +107,10 @@ void account_user_from_row(const PGresult *r, int row, int col0, struct account_
 	u->mfa_enabled = db_bool(r, row, col0 + 5);
 	u->plan = db_value(r, row, col0 + 6);
 	u->created_at = db_value(r, row, col0 + 7);
+	u->terms_version = db_value(r, row, col0 + 8);
 }
 
-json_object *account_user_json(const struct account_user *u)
+json_object *account_user_json(const struct account_user *u, const char *current_terms)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_string(u->id ? u->id : ""));
@@ -120,7 +121,27 @@ json_object *account_user_json(const struct account_user *u)
 	json_object_object_add(o, "mfa_enabled", json_object_new_boolean(u->mfa_enabled));
 	json_object_object_add(o, "plan", json_object_new_string(u->plan ? u->plan : "free"));
 	json_object_object_add(o, "created_at", json_object_new_string(u->created_at ? u->created_at : ""));
+	json_object_object_add(o, "terms_accepted", json_object_new_boolean(u->terms_version && current_terms &&
+									    !strcmp(u->terms_version, current_terms)));
 	return o;
+}
+
+int account_accept_terms(struct db *db, struct arena *a, const char *user_id, const char *version, const char *ip)
+{
+	const char *p[] = {user_id, version, ip ? ip : ""};
+	return db_exec(db, a, &auth_stmts, AUTH_ACCEPT_TERMS, 3, p, NULL);
+}
+
+int account_export(struct db *db, struct arena *a, const char *user_id, const char **json, size_t *len)
+{
+	const char *p[] = {user_id};
+	PGresult *r;
+	int rc = db_exec_row(db, a, &auth_stmts, AUTH_EXPORT, 1, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	*json = PQgetvalue(r, 0, 0);
+	*len = (size_t)PQgetlength(r, 0, 0);
+	return TG_OK;
 }
 
 static void itoa_buf(char *buf, size_t n, long long v)

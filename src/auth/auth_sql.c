@@ -20,8 +20,9 @@ static const char *const sql[AUTH_STMT__COUNT] = {
 		"   SELECT id, $7, now() + " SECS(4) " FROM s),"
 		" a AS (INSERT INTO audit_log (actor_id, action, target_type, target_id, ip)"
 		"   SELECT id, 'user.register', 'user', id::text, $6 FROM u)"
+		/* USER_COLUMNS, but the plan (free: no subscription yet) */
 		" SELECT u.id, u.email, u.name, u.role, u.email_verified_at IS NOT NULL, u.mfa_enabled, 'free',"
-		" rfc3339(u.created_at), s.id FROM u JOIN s ON s.user_id = u.id",
+		" rfc3339(u.created_at), u.terms_version, s.id FROM u JOIN s ON s.user_id = u.id",
 
 	/* Always one row: the attempt is counted first (locked: the seconds left), then the user
 	 * (NULLs when unknown). $1 email $2 max $3 window $4 base $5 cap */
@@ -189,11 +190,64 @@ static const char *const sql[AUTH_STMT__COUNT] = {
 		"   WHERE id = (SELECT user_id FROM t)),"
 		" a AS (INSERT INTO audit_log (actor_id, action, target_type, target_id, ip)"
 		"   SELECT id, 'user.email_verified', 'user', id::text, $2 FROM u)"
+		/* USER_COLUMNS, but verified: the snapshot of u predates the update */
 		" SELECT u.id, u.email, u.name, u.role, true, u.mfa_enabled, user_plan(u.id), rfc3339(u.created_at),"
-		" prev.verified FROM u JOIN prev ON prev.id = u.id",
+		" u.terms_version, prev.verified FROM u JOIN prev ON prev.id = u.id",
 
 	[AUTH_FIND_BY_EMAIL] = "SELECT " USER_COLUMNS ", u.status FROM users u WHERE u.email = $1",
 	[AUTH_FIND_BY_ID] = "SELECT " USER_COLUMNS ", u.status FROM users u WHERE u.id = $1",
+
+	/* $1 user $2 version $3 ip: kept, and the user's current version */
+	[AUTH_ACCEPT_TERMS] =
+		"WITH t AS (INSERT INTO terms_acceptances (user_id, version, ip) VALUES ($1, $2, $3))"
+		" UPDATE users SET terms_version = $2, updated_at = now() WHERE id = $1",
+
+	/* $1 user: everything the account owns, one JSON document (no secret: no hashes, no keys) */
+	[AUTH_EXPORT] =
+		"SELECT jsonb_build_object("
+		" 'exported_at', rfc3339(now()),"
+		" 'user', (SELECT jsonb_build_object('id', u.id, 'email', u.email, 'name', u.name, 'role', u.role,"
+		"   'status', u.status, 'email_verified', u.email_verified_at IS NOT NULL, 'mfa_enabled', u.mfa_enabled,"
+		"   'created_at', rfc3339(u.created_at), 'terms_version', u.terms_version) FROM users u WHERE u.id = $1),"
+		" 'terms_acceptances', coalesce((SELECT jsonb_agg(jsonb_build_object('version', t.version, 'ip', t.ip,"
+		"   'accepted_at', rfc3339(t.accepted_at)) ORDER BY t.accepted_at) FROM terms_acceptances t WHERE t.user_id = $1), '[]'),"
+		" 'sessions', coalesce((SELECT jsonb_agg(jsonb_build_object('id', s.id, 'created_at', rfc3339(s.created_at),"
+		"   'last_used_at', rfc3339(s.last_used_at), 'user_agent', s.user_agent, 'ip', s.ip, 'revoked', s.revoked_at IS NOT NULL)"
+		"   ORDER BY s.created_at) FROM sessions s WHERE s.user_id = $1), '[]'),"
+		/* no row: every preference on */
+		" 'notification_preferences', (SELECT jsonb_build_object('product_updates', coalesce(np.product_updates, true),"
+		"   'usage_warnings', coalesce(np.usage_warnings, true), 'billing', coalesce(np.billing, true))"
+		"   FROM (SELECT 1) one LEFT JOIN notification_preferences np ON np.user_id = $1),"
+		" 'notifications', coalesce((SELECT jsonb_agg(jsonb_build_object('kind', n.kind, 'title', n.title, 'body', n.body,"
+		"   'created_at', rfc3339(n.created_at), 'read_at', rfc3339(n.read_at)) ORDER BY n.created_at)"
+		"   FROM notifications n WHERE n.user_id = $1), '[]'),"
+		" 'subscriptions', coalesce((SELECT jsonb_agg(jsonb_build_object('plan', s.plan_code, 'status', s.status,"
+		"   'interval', s.interval, 'current_period_start', rfc3339(s.current_period_start),"
+		"   'current_period_end', rfc3339(s.current_period_end), 'canceled_at', rfc3339(s.canceled_at),"
+		"   'created_at', rfc3339(s.created_at)) ORDER BY s.created_at) FROM subscriptions s WHERE s.user_id = $1), '[]'),"
+		" 'invoices', coalesce((SELECT jsonb_agg(jsonb_build_object('number', i.number, 'status', i.status,"
+		"   'amount_due', i.amount_due, 'amount_paid', i.amount_paid, 'amount_refunded', i.amount_refunded,"
+		"   'currency', i.currency, 'hosted_invoice_url', i.hosted_invoice_url, 'created', rfc3339(i.created))"
+		"   ORDER BY i.created) FROM invoices i WHERE i.user_id = $1), '[]'),"
+		" 'projects', coalesce((SELECT jsonb_agg(jsonb_build_object('id', p.id, 'name', p.name, 'description', p.description,"
+		"   'created_at', rfc3339(p.created_at), 'documents', coalesce((SELECT jsonb_agg(jsonb_build_object('id', d.id,"
+		"   'title', d.title, 'content', d.content, 'created_at', rfc3339(d.created_at), 'updated_at', rfc3339(d.updated_at))"
+		"   ORDER BY d.created_at) FROM documents d WHERE d.project_id = p.id), '[]')) ORDER BY p.created_at)"
+		"   FROM projects p WHERE p.user_id = $1), '[]'),"
+		" 'agents', coalesce((SELECT jsonb_agg(jsonb_build_object('id', g.id, 'name', g.name, 'model', g.model,"
+		"   'system_prompt', g.system_prompt, 'project_id', g.project_id, 'created_at', rfc3339(g.created_at),"
+		"   'conversations', coalesce((SELECT jsonb_agg(jsonb_build_object('id', c.id, 'title', c.title,"
+		"   'created_at', rfc3339(c.created_at), 'messages', coalesce((SELECT jsonb_agg(jsonb_build_object('role', m.role,"
+		"   'content', m.content, 'created_at', rfc3339(m.created_at), 'total_tokens', m.total_tokens) ORDER BY m.seq)"
+		"   FROM messages m WHERE m.conversation_id = c.id), '[]')) ORDER BY c.created_at)"
+		"   FROM conversations c WHERE c.agent_id = g.id), '[]')) ORDER BY g.created_at)"
+		"   FROM agents g WHERE g.user_id = $1), '[]'),"
+		" 'token_usage', coalesce((SELECT jsonb_agg(jsonb_build_object('period_start', rfc3339(t.period_start),"
+		"   'period_end', rfc3339(t.period_end), 'used', t.used) ORDER BY t.period_start)"
+		"   FROM token_usage t WHERE t.user_id = $1), '[]'),"
+		" 'audit', coalesce((SELECT jsonb_agg(jsonb_build_object('at', rfc3339(l.at), 'action', l.action, 'ip', l.ip)"
+		"   ORDER BY l.at) FROM audit_log l WHERE l.actor_id = $1 OR l.target_id = $1::text), '[]')"
+		")::text",
 
 	/* Periodic cleanup of what has expired (bounded per run). */
 	[AUTH_CLEANUP] =

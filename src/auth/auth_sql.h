@@ -7,8 +7,8 @@
 /* The User object's columns, in account_user_from_row order, for a users row aliased u. */
 #define USER_COLUMNS                                                                                  \
 	"u.id, u.email, u.name, u.role, u.email_verified_at IS NOT NULL, u.mfa_enabled, user_plan(u.id), " \
-	"rfc3339(u.created_at)"
-#define USER_NCOLUMNS 8
+	"rfc3339(u.created_at), u.terms_version"
+#define USER_NCOLUMNS 9
 
 enum auth_stmt {
 	AUTH_PRINCIPAL,
@@ -35,6 +35,8 @@ enum auth_stmt {
 	AUTH_VERIFY_EMAIL,
 	AUTH_FIND_BY_EMAIL,
 	AUTH_FIND_BY_ID,
+	AUTH_ACCEPT_TERMS,
+	AUTH_EXPORT,
 	AUTH_CLEANUP,
 	AUTH_THROTTLE_ATTEMPT,
 	AUTH_THROTTLE_CLEAR,

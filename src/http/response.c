@@ -116,6 +116,14 @@ void http_res_json(struct http_res *res, struct arena *a, int status, json_objec
 	json_object_put(obj);
 }
 
+void http_res_json_text(struct http_res *res, int status, const char *json, size_t len)
+{
+	res->status = status;
+	res->content_type = "application/json";
+	res->body = json;
+	res->body_len = len;
+}
+
 void http_res_empty(struct http_res *res, int status)
 {
 	res->status = status;

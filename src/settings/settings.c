@@ -104,6 +104,10 @@ static int reload(struct settings_cache *c)
 
 int settings_get(struct settings_cache *c, const struct settings **out)
 {
+	static const struct settings none = {.support_email = "", .terms_version = ""};
+	*out = &none;
+	if (!c) /* a process without a database (tools, fuzz targets) */
+		return TG_EUNAVAIL;
 	*out = &c->s;
 	db_notifications(c->db, on_notify, c);
 	if (!c->stale && c->generation && c->generation == db_generation(c->db))

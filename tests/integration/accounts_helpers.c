@@ -319,10 +319,10 @@ void expect_user(json_object *u, const char *email)
 {
 	ck_assert_msg(u && json_object_is_type(u, json_type_object), "user is not an object");
 	static const char *const keys[] = {"id", "email", "name", "role", "email_verified", "mfa_enabled", "plan",
-					   "created_at"};
+					   "created_at", "terms_accepted"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		ck_assert_msg(obj_get(u, keys[i]), "user.%s missing: %s", keys[i], json_object_to_json_string(u));
-	ck_assert_msg(json_object_object_length(u) == 8, "user has extra fields: %s", json_object_to_json_string(u));
+	ck_assert_msg(json_object_object_length(u) == 9, "user has extra fields: %s", json_object_to_json_string(u));
 	ck_assert_msg(is_uuid(obj_str(u, "id")), "user.id is not a UUID");
 	if (email)
 		ck_assert_str_eq(obj_str(u, "email"), email);
@@ -335,6 +335,7 @@ void expect_user(json_object *u, const char *email)
 	ck_assert_str_eq(obj_str(u, "plan"), "free");
 	ck_assert_msg(is_rfc3339_utc(obj_str(u, "created_at")), "created_at %s is not RFC 3339 UTC",
 		      obj_str(u, "created_at") ? obj_str(u, "created_at") : "(none)");
+	ck_assert(json_object_is_type(obj_get(u, "terms_accepted"), json_type_boolean));
 }
 
 void expect_cookie_attrs(const char *line)

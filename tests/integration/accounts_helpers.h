@@ -61,7 +61,8 @@ void token_sid(const char *tok, char *out, size_t n);
 void expect_invalid_at(const char *file, int line, const struct it_resp *r, const char *field);
 void expect_no_store(const struct it_resp *r);
 void expect_json_ct(const struct it_resp *r);
-/* The User object: exactly id, email, name, role, email_verified, mfa_enabled, plan, created_at. */
+/* The User object: exactly id, email, name, role, email_verified, mfa_enabled, plan, created_at,
+ * terms_accepted. */
 void expect_user(json_object *u, const char *email);
 /* HttpOnly; Secure; SameSite=Strict; Path=/api/auth */
 void expect_cookie_attrs(const char *line);

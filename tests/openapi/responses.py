@@ -273,7 +273,8 @@ def self_test(doc):
                 "code": code, "detail": "d", "request_id": "r1", **extra}
 
     user = {"id": "0b6c53de-8f4c-4c2e-9d84-6a3c3c3fb1a1", "email": "a@example.com", "name": "", "role": "user",
-            "email_verified": False, "mfa_enabled": False, "plan": "free", "created_at": "2026-11-29T13:42:50Z"}
+            "email_verified": False, "mfa_enabled": False, "plan": "free", "created_at": "2026-11-29T13:42:50Z",
+            "terms_accepted": True}
     me = {"method": "GET", "path": "/api/auth/me", "status": 200, "content_type": "application/json",
           "headers": {**rid, "cache-control": "no-store"}, "body": user}
     uid = user["id"]

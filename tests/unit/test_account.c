@@ -224,12 +224,12 @@ START_TEST(test_user_json_fields)
 		.email_verified = true,
 		.mfa_enabled = false,
 	};
-	json_object *o = account_user_json(&u);
+	json_object *o = account_user_json(&u, "v1");
 	ck_assert_ptr_nonnull(o);
 	/* exactly the fields of API.md */
-	ck_assert_int_eq(json_object_object_length(o), 8);
+	ck_assert_int_eq(json_object_object_length(o), 9);
 	static const char *const keys[] = {"id", "email", "name", "role", "email_verified", "mfa_enabled",
-					   "plan", "created_at"};
+					   "plan", "created_at", "terms_accepted"};
 	json_object_object_foreach(o, key, val)
 	{
 		(void)val;
@@ -246,11 +246,22 @@ START_TEST(test_user_json_fields)
 	ck_assert(!json_object_get_boolean(field(o, "mfa_enabled", json_type_boolean)));
 	ck_assert_str_eq(json_object_get_string(field(o, "plan", json_type_string)), "pro");
 	ck_assert_str_eq(json_object_get_string(field(o, "created_at", json_type_string)), u.created_at);
+	/* never accepted */
+	ck_assert(!json_object_get_boolean(field(o, "terms_accepted", json_type_boolean)));
+	json_object_put(o);
+
+	/* accepted the current version, then an older one when the terms were raised */
+	u.terms_version = "v1";
+	o = account_user_json(&u, "v1");
+	ck_assert(json_object_get_boolean(field(o, "terms_accepted", json_type_boolean)));
+	json_object_put(o);
+	o = account_user_json(&u, "v2");
+	ck_assert(!json_object_get_boolean(field(o, "terms_accepted", json_type_boolean)));
 	json_object_put(o);
 
 	u.email_verified = false;
 	u.mfa_enabled = true;
-	o = account_user_json(&u);
+	o = account_user_json(&u, "v1");
 	ck_assert(!json_object_get_boolean(field(o, "email_verified", json_type_boolean)));
 	ck_assert(json_object_get_boolean(field(o, "mfa_enabled", json_type_boolean)));
 	json_object_put(o);
@@ -261,8 +272,8 @@ START_TEST(test_user_json_defaults)
 {
 	/* missing columns still give every field with its type: role user, plan free */
 	struct account_user u = {0};
-	json_object *o = account_user_json(&u);
-	ck_assert_int_eq(json_object_object_length(o), 8);
+	json_object *o = account_user_json(&u, "v1");
+	ck_assert_int_eq(json_object_object_length(o), 9);
 	ck_assert_str_eq(json_object_get_string(field(o, "id", json_type_string)), "");
 	ck_assert_str_eq(json_object_get_string(field(o, "email", json_type_string)), "");
 	ck_assert_str_eq(json_object_get_string(field(o, "name", json_type_string)), "");
@@ -278,7 +289,7 @@ END_TEST
 START_TEST(test_user_json_serialises_safely)
 {
 	struct account_user u = {.id = "i", .email = "e@x.co", .name = "A \"quoted\" <b>name</b>\\", .role = "user"};
-	json_object *o = account_user_json(&u);
+	json_object *o = account_user_json(&u, "v1");
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	json_object *back = json_tokener_parse(s);
 	ck_assert_ptr_nonnull(back);
