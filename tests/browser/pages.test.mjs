@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import {
-  TEST_TIMEOUT, assertNoProblems, closeBrowser, closePage, newPage, newUser, registerViaUi, scrollWidth, url,
+  TEST_TIMEOUT, assertNoProblems, closeBrowser, closePage, newPage, newUser, pageApi, registerViaUi, url,
   waitForPath,
 } from './lib.mjs';
 
@@ -12,7 +12,10 @@ after(closeBrowser);
 
 const PUBLIC = ['/', '/login', '/register', '/forgot-password', '/reset-password?token=x', '/pricing',
   '/terms', '/privacy', '/cookies', '/refund-policy'];
-const PROTECTED = ['/app', '/profile', '/notifications', '/billing', '/checkout-success'];
+const PROTECTED = ['/app', '/projects', '/agents', '/chat', '/usage', '/profile', '/notifications', '/billing',
+  '/checkout-success'];
+// The app shell's sidebar, the same on every signed-in page.
+const SHELL_NAV = ['/app', '/projects', '/agents', '/chat', '/usage', '/billing', '/profile'];
 
 /** Facts about the loaded page the tests assert on. */
 function audit(page) {
@@ -75,11 +78,18 @@ for (const width of [375, 1280]) {
     try {
       await registerViaUi(page, newUser(`pages${width}`));
       await waitForPath(page, '/app');
-      for (const path of PROTECTED) {
+      await page.locator('#content').waitFor();
+      const project = await pageApi(page, '/api/projects', { method: 'POST', body: { name: 'Pages test' } });
+      assert.ok(project.id, `a project to show: ${JSON.stringify(project)}`);
+      for (const path of [...PROTECTED, `/project?id=${project.id}`]) {
         await page.goto(url(path));
         await page.waitForLoadState('networkidle');
         await page.locator('#content').waitFor();
         await check(page, path, width);
+        const nav = await page.locator('#app-sidebar .app-nav a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+        assert.deepEqual(nav, SHELL_NAV, `${path}: the app shell's sidebar`);
+        assert.equal(await page.locator('#app-sidebar a[aria-current="page"]').count(), path === '/notifications' ? 0 : 1,
+          `${path}: one sidebar link marks the current section`);
       }
       assertNoProblems(page, assert);
     } finally {
