@@ -15,10 +15,12 @@ PCRE2_LIBS   := $(shell pkg-config --libs libpcre2-8 2>/dev/null)
 UNIT_CFLAGS_test_nginx_routes := $(PCRE2_CFLAGS)
 UNIT_LIBS_test_nginx_routes   := $(PCRE2_LIBS)
 
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+# Language, warnings and defines of every build (release, sanitizer, coverage, fuzz).
+TG_CFLAGS = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral -Iinclude $(PKG_CFLAGS) \
            -DTOLLGATE_VERSION='"$(VERSION)"' -DTOLLGATE_DATADIR='"$(PREFIX)/share/tollgate"'
+CFLAGS  ?= -O2 -g
+CFLAGS  += $(TG_CFLAGS)
 LDLIBS  += $(PKG_LIBS)
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
@@ -57,6 +59,20 @@ INTEG_HEADERS := $(INTEG_COMMON:.c=.h)
 INTEG_OBJS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%.o,$(INTEG_COMMON))
 INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(INTEG_SRCS))
 
+# libFuzzer targets (tests/fuzz/fuzz_<name>.c): clang, ASan + UBSan, with the library's own
+# objects built by clang with the same flags in their own directory. FUZZ_TARGETS picks some.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build/fuzz
+FUZZ_CFLAGS   = -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer $(TG_CFLAGS)
+FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
+FUZZ_OBJS    := $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(filter-out $(MAIN_SRC),$(SRCS)))
+FUZZ_LIB     := $(FUZZ_BUILD)/libtollgate.a
+
 ifeq ($(V),1)
 Q :=
 SAY := @true
@@ -65,7 +81,8 @@ Q := @
 SAY := @printf '  %-5s %s\n'
 endif
 
-.PHONY: all deps run up down test check unit integration browser bench install clean lint tests-build coverage torture
+.PHONY: all deps run up down test check unit integration browser bench install clean lint tests-build coverage \
+        torture fuzz fuzz-build fuzz-replay fuzz-merge
 
 all: $(BIN)
 
@@ -99,7 +116,22 @@ $(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_OBJS) $(INTEG_HEADER
 	$(SAY) TEST $@
 	$(Q)$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/integration -o $@ $< $(INTEG_OBJS) $(LIB) $(LDLIBS) $(CHECK_LIBS)
 
-tests-build: $(BIN) $(UNIT_BINS) $(INTEG_BINS)
+$(FUZZ_BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(SAY) FZCC $<
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	@rm -f $@
+	$(SAY) AR $@
+	$(Q)ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(SAY) FUZZ $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/fuzz -o $@ $< $(FUZZ_LIB) $(LDLIBS)
+
+tests-build: $(BIN) $(UNIT_BINS) $(INTEG_BINS) fuzz-build
 
 deps:
 	@scripts/install-deps
@@ -137,6 +169,22 @@ coverage: deps
 	@TOLLGATE_BIN=$(abspath build/cov/tollgate) scripts/run-tests build/cov || true
 	@scripts/coverage-report build/cov
 
+# Fuzzing: each target in turn for FUZZ_SECONDS (new inputs go to build/fuzz/work/<name>/),
+# then executions, exec/s and libFuzzer's final cov/ft per target.
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@scripts/fuzz run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_BINS)
+
+# Every target over its committed corpus and crashers once, no fuzzing (CI: unit/fuzz-replay).
+fuzz-replay: fuzz-build
+	@scripts/fuzz replay $(FUZZ_BUILD) $(FUZZ_TARGETS)
+
+# Adds to tests/fuzz/corpus/<name>/ the inputs of the last `make fuzz` that bring new coverage.
+fuzz-merge: fuzz-build
+	@scripts/fuzz merge $(FUZZ_BUILD) $(FUZZ_TARGETS)
+
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@TOLLGATE_BIN=$(abspath $(BIN)) scripts/bench
@@ -145,6 +193,8 @@ bench: deps
 torture: tests-build
 	@scripts/torture $(BUILD)
 
+# Banned calls in the sources, the headers and every test (tests/*/ covers unit, integration and
+# the fuzz targets in tests/fuzz/).
 lint:
 	@! grep -nE '(^|[^_a-z])(sprintf|vsprintf|strcpy|strcat|gets|atoi)[[:space:]]*\(' $(SRCS) include/tollgate/*.h tests/*/*.c tests/*/*.h \
 	  || (echo "lint: banned call" >&2; false)

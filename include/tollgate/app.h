@@ -32,6 +32,10 @@ int api_init(struct app *app);
 void api_free(struct app *app);
 /* The API's route table (static storage); *n gets its length. */
 const struct route *api_routes(size_t *n);
+/* A route flagged ROUTE_LARGE_BODY takes bodies up to this (a 1 MiB document in its JSON). */
+#define API_LARGE_BODY_BYTES (2LL * 1024 * 1024)
+/* The body limit of req's route (max_body_bytes, or more for ROUTE_LARGE_BODY routes). */
+long long api_body_limit(struct app *app, struct http_req *req);
 /* Runs one request: CORS, routing, method/content-type/auth checks, the handler. */
 void api_dispatch(struct app *app, struct http_req *req, struct http_res *res);
 

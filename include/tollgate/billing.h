@@ -38,6 +38,61 @@ int billing_invoices(struct db *db, struct arena *a, const char *user_id, struct
 /* Stripe subscription ids of the user that are not over (for cancellation on deletion). */
 int billing_live_subscription_ids(struct db *db, struct arena *a, const char *user_id, json_object **ids);
 
+/* --- event shapes (events.c): what an event and its object carry, read without the database.
+ * Strings are borrowed from the JSON or live in the arena; NULL when absent. --- */
+enum billing_event_kind {
+	BILLING_EVENT_OTHER,          /* stored and acknowledged, nothing to apply */
+	BILLING_EVENT_CHECKOUT,       /* checkout.session.completed */
+	BILLING_EVENT_SUBSCRIPTION,   /* customer.subscription.created/updated/deleted */
+	BILLING_EVENT_INVOICE,        /* invoice.paid/payment_succeeded/finalized/updated */
+	BILLING_EVENT_INVOICE_FAILED, /* invoice.payment_failed */
+	BILLING_EVENT_REFUND,         /* charge.refunded */
+};
+struct billing_event_shape {
+	const char *id, *type;
+	long long created;            /* -1 when absent or not an integer */
+	enum billing_event_kind kind;
+	json_object *object;          /* data.object */
+};
+/* Reads an event. TG_EINPUT when it has no type or no data.object. */
+int billing_event_shape(json_object *event, struct billing_event_shape *out);
+
+/* A Subscription (acacia's period on the object, basil's on its first item); the numbers as text. */
+struct billing_subscription_shape {
+	const char *id, *customer, *status;  /* required */
+	const char *user_id;                 /* metadata.user_id when a valid UUID */
+	const char *plan, *interval, *price; /* metadata.plan, first item's price */
+	const char *period_start, *period_end, *canceled_at, *ended_at; /* unix seconds; NULL when 0 */
+	bool cancel_at_period_end;
+};
+/* TG_EINPUT when id, customer or status is missing. */
+int billing_subscription_shape(struct arena *a, json_object *sub, struct billing_subscription_shape *out);
+
+/* An Invoice (acacia's subscription/charge/payment_intent, or basil's parent). */
+struct billing_invoice_shape {
+	const char *id, *customer; /* required */
+	const char *subscription, *charge, *payment_intent, *number, *hosted_invoice_url, *invoice_pdf;
+	const char *status, *currency, *amount_due, *amount_paid; /* defaults "open", "usd", "0", "0" */
+	const char *period_start, *period_end, *created;         /* unix seconds; NULL when 0 */
+};
+/* TG_EINPUT when id or customer is missing. */
+int billing_invoice_shape(struct arena *a, json_object *inv, struct billing_invoice_shape *out);
+
+/* A refunded Charge. */
+struct billing_refund_shape {
+	const char *id; /* required */
+	const char *invoice, *payment_intent, *amount_refunded; /* amount default "0" */
+};
+/* TG_EINPUT when id is missing. */
+int billing_refund_shape(struct arena *a, json_object *charge, struct billing_refund_shape *out);
+
+/* A completed Checkout Session: true when it is one of ours (a subscription with our user's
+ * UUID as client_reference_id and a customer). */
+struct billing_checkout_shape {
+	const char *user_id, *customer;
+};
+bool billing_checkout_shape(json_object *session, struct billing_checkout_shape *out);
+
 /* Stores a verified event and applies it in the same transaction. raw is the body as received
  * (NULL: event is serialised). *duplicate is true when the id was already stored (nothing is
  * done). An event that fails to apply is stored with its error for the jobs worker to retry;

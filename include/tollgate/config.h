@@ -21,9 +21,11 @@ struct tg_config {
 	char *environment;          /* development | production */
 	char *listen;               /* main pool FastCGI socket: path or host:port */
 	char *password_listen;      /* password pool FastCGI socket */
+	char *chat_listen;          /* chat pool FastCGI socket (long LLM streams) */
 	char *socket_mode;          /* octal mode for unix sockets */
 	int workers;                /* 0 = 2 × cores */
 	int password_workers;
+	int chat_workers;
 	int jobs_workers;
 	int max_requests;
 	int drain_timeout;          /* seconds */
@@ -90,6 +92,10 @@ struct tg_config {
 	char *litellm_master_key;
 	char *litellm_encryption_key; /* 64 hex chars: AES-256-GCM key for stored virtual keys */
 	int litellm_timeout;
+	int chat_timeout;           /* seconds a whole chat (LiteLLM's answer or stream) may take */
+	int chat_max_tokens;        /* max_tokens of a reply */
+	int chat_context_tokens;    /* estimated tokens of history and passages sent with a message */
+	int chat_sources;           /* project passages retrieved per message */
 };
 
 /* Loads defaults, then path (may be NULL: defaults + environment only), then the environment.

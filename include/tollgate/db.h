@@ -55,6 +55,10 @@ enum db_lock_space { DB_LOCK_JOB = 1, DB_LOCK_OUTBOX = 2, DB_LOCK_CHECKOUT = 3 }
 int db_try_lock(struct db *db, struct arena *a, enum db_lock_space space, const char *key, bool *got);
 void db_unlock(struct db *db, struct arena *a, enum db_lock_space space, const char *key);
 
+/* Closes the connection (not inside a transaction); the next statement connects again. For a
+ * process that should hold no connection while it waits on something else (a chat's stream). */
+void db_disconnect(struct db *db);
+bool db_connected(const struct db *db);
 /* The raw connection, for the migrations runner and LISTEN. May be NULL. */
 PGconn *db_conn(struct db *db);
 

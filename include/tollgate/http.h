@@ -12,6 +12,7 @@
 struct arena;
 struct tg_config;
 struct valid_value;
+struct route;
 
 enum http_method {
 	HTTP_GET = 1 << 0,
@@ -56,7 +57,11 @@ struct http_req {
 	bool json_parsed;
 	int json_max_depth;
 
-	/* set by the dispatcher: the route's declared fields, checked (valid.h) */
+	/* set by the dispatcher: the matched route (router.h), its body limit, its declared fields
+	 * checked (valid.h) */
+	const struct route *route;
+	int route_result;          /* enum router_result; -1 before matching */
+	unsigned route_allowed;
 	const struct valid_value *values;
 
 	/* set by authentication (for the log line and the handlers) */
@@ -70,6 +75,13 @@ struct http_header {
 	struct http_header *next;
 };
 
+/* How a response can be streamed (set by the worker when its transport can). */
+struct http_stream {
+	/* Writes and flushes len bytes; < 0 when the client has gone away. */
+	int (*write)(void *ctx, const char *data, size_t len);
+	void *ctx;
+};
+
 struct http_res {
 	int status;
 	const char *content_type;
@@ -77,6 +89,8 @@ struct http_res {
 	const char *body;
 	size_t body_len;
 	const char *problem_code;  /* for the log line */
+	struct http_stream *stream; /* NULL when the transport cannot stream */
+	bool streamed;             /* the handler wrote the response itself */
 };
 
 /* Fills req from a FastCGI environment. trusted_proxies: space-separated. Returns 0 or TG_ENOMEM. */
@@ -113,6 +127,9 @@ void http_res_empty(struct http_res *res, int status);
 /* Problem document (RFC 9457) with the contract's code. detail may be NULL. */
 void http_res_problem(struct http_res *res, struct http_req *req, int status, const char *code,
 		      const char *detail);
+/* A problem document with more members (takes members; e.g. quota_exceeded's metric, used, limit). */
+void http_res_problem_with(struct http_res *res, struct http_req *req, int status, const char *code,
+			   const char *detail, json_object *members);
 /* 422 validation_failed with errors: {"field": "reason"} (takes ownership of errors). */
 void http_res_invalid(struct http_res *res, struct http_req *req, json_object *errors);
 /* Set-Cookie with the given attributes; max_age < 0 omits Max-Age, 0 deletes. */
@@ -121,6 +138,13 @@ void http_res_cookie(struct http_res *res, struct arena *a, const char *name, co
 /* Title of a problem code (static). */
 const char *http_problem_title(const char *code);
 const char *http_status_text(int status);
+
+/* Starts a streamed response: sends status and headers now (content_type, no-store, no proxy
+ * buffering); the handler then writes the body with http_stream_write and the worker adds
+ * nothing. TG_EIO when the client has gone away, TG_EUNAVAIL when the transport cannot stream. */
+int http_stream_begin(struct http_res *res, struct http_req *req, int status, const char *content_type);
+/* Writes (and flushes) part of a streamed body. TG_OK or TG_EIO (the client went away). */
+int http_stream_write(struct http_res *res, const char *data, size_t len);
 
 /* Serialises status line-less CGI response headers + body into one arena buffer. */
 int http_res_serialize(const struct http_res *res, struct arena *a, const char *request_id,

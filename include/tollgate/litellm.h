@@ -1,7 +1,8 @@
 /* litellm.h — LiteLLM virtual keys: one per paying user, with the plan's parameters.
  *
  * Key work never blocks billing: it runs in the jobs worker, is retried, and a periodic
- * reconcile brings every key in line with the subscriptions. The key is stored encrypted
+ * reconcile brings every key in line with the subscriptions. A key is unblocked while the user's
+ * plan lists models: paid plans get theirs when they start, free users at their first chat. The key is stored encrypted
  * (AES-256-GCM under litellm_encryption_key). */
 #ifndef TOLLGATE_LITELLM_H
 #define TOLLGATE_LITELLM_H
@@ -25,6 +26,11 @@ int litellm_queue_delete(struct db *db, struct arena *a, const char *user_id);
 int litellm_delete_key(struct arena *a, const struct tg_config *cfg, const char *ciphertext_hex);
 /* Queues syncs for users whose key disagrees with their plan. Returns the count or -status. */
 int litellm_reconcile(struct db *db, struct arena *a, const struct tg_config *cfg);
+/* The key a chat uses: the user's decrypted virtual key (arena), made or unblocked now (within
+ * timeout_ms) when the plan allows chats and there is none yet — a free user's first chat.
+ * TG_ENOTFOUND: the plan has no models; TG_EUNAVAIL: LiteLLM down or not configured. */
+int litellm_chat_key(struct db *db, struct arena *a, const struct tg_config *cfg, long timeout_ms,
+		     const char *user_id, char **key);
 /* The user's decrypted virtual key (arena), TG_ENOTFOUND when none or blocked. */
 int litellm_user_key(struct db *db, struct arena *a, const struct tg_config *cfg, const char *user_id, char **key);
 

@@ -41,6 +41,10 @@ int mail_queue_password_changed(struct db *db, struct arena *a, const struct tg_
 				const struct mail_recipient *u);
 /* The welcome in-app notification, and the email unless product emails are off. */
 int mail_queue_welcome(struct db *db, struct arena *a, const struct tg_config *cfg, const struct mail_recipient *u);
+/* The usage notice of metric reaching threshold % (used of limit): in-app, and by email as the
+ * usage_warnings preference allows. In the caller's transaction. */
+int mail_queue_usage_warning(struct db *db, struct arena *a, const struct tg_config *cfg, const struct mail_recipient *u,
+			     const char *metric, int threshold, long long used, long long limit);
 /* Queues the payment_failed job (in-app notice, and the email as the billing preference allows). */
 int mail_queue_payment_failed(struct db *db, struct arena *a, const struct mail_recipient *u);
 /* A string member of a job payload, or NULL. */

@@ -15,6 +15,8 @@ enum route_flags {
 	ROUTE_BODY = 1 << 2,    /* takes a JSON body: other content types get 415 */
 	ROUTE_RAW = 1 << 3,     /* takes a raw body (webhooks): no content-type check */
 	ROUTE_BODY_OPTIONAL = 1 << 4, /* with ROUTE_BODY: an empty body is accepted */
+	ROUTE_LARGE_BODY = 1 << 7, /* bodies up to API_LARGE_BODY_BYTES (documents); nginx allows as much */
+	ROUTE_CHAT = 1 << 8,     /* a chat: nginx sends it to the chat pool, unbuffered */
 	ROUTE_PASSWORD = 1 << 5, /* checks a password (bcrypt): nginx sends it to the password pool */
 	ROUTE_CREDENTIAL = 1 << 6, /* takes or issues credentials: nginx limits it per client address */
 };

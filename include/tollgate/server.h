@@ -7,7 +7,8 @@
 struct tg_config;
 struct app;
 
-enum pool_kind { POOL_MAIN, POOL_PASSWORD, POOL_JOBS };
+/* The FastCGI pools, then the jobs worker (which listens on nothing): POOL_JOBS is also their count. */
+enum pool_kind { POOL_MAIN, POOL_PASSWORD, POOL_CHAT, POOL_JOBS };
 
 /* Runs the master until SIGTERM/SIGINT; returns the process exit code. config_path may be NULL. */
 int server_master(const char *config_path, struct tg_config *cfg);

@@ -8,4 +8,7 @@
  * parameter without a database error. */
 bool uuid_valid(const char *s);
 
+/* A new random (version 4) UUID in canonical form, for ids the caller needs before the row exists. */
+void uuid_new(char out[37]);
+
 #endif

@@ -139,15 +139,36 @@ static bool check_body(struct http_req *req, struct http_res *res, unsigned flag
 	return true;
 }
 
+/* Matches req's route once (the body limit needs it before the body is read). */
+static enum router_result route_of(struct app *app, struct http_req *req)
+{
+	if (req->route_result < 0) {
+		const struct route *route = NULL;
+		req->route_result = (int)router_match(app->router, req, &route, &req->route_allowed);
+		req->route = route;
+	}
+	return (enum router_result)req->route_result;
+}
+
+long long api_body_limit(struct app *app, struct http_req *req)
+{
+	long long limit = app->cfg->max_body_bytes;
+	if (req->method != HTTP_OPTIONS && route_of(app, req) == ROUTER_FOUND && (req->route->flags & ROUTE_LARGE_BODY) &&
+	    limit < API_LARGE_BODY_BYTES)
+		limit = API_LARGE_BODY_BYTES;
+	return limit;
+}
+
 void api_dispatch(struct app *app, struct http_req *req, struct http_res *res)
 {
 	app->me = NULL;
 	cors(app, req, res);
 	if (preflight(app, req, res))
 		return;
-	const struct route *route = NULL;
-	unsigned allowed = 0;
-	switch (router_match(app->router, req, &route, &allowed)) {
+	enum router_result rr = route_of(app, req);
+	const struct route *route = req->route;
+	unsigned allowed = req->route_allowed;
+	switch (rr) {
 	case ROUTER_NOT_FOUND:
 		http_res_problem(res, req, 404, "not_found", "No such endpoint.");
 		return;

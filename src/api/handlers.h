@@ -111,6 +111,43 @@ HANDLER(api_billing_subscription);
 HANDLER(api_billing_invoices);
 HANDLER(api_stripe_webhook);
 
+/* product.c, chat.c */
+FIELDS(api_project_create_fields);
+FIELDS(api_project_update_fields);
+FIELDS(api_document_create_fields);
+FIELDS(api_document_update_fields);
+FIELDS(api_documents_list_fields);
+FIELDS(api_agent_create_fields);
+FIELDS(api_agent_update_fields);
+FIELDS(api_chat_fields);
+HANDLER(api_projects_create);
+HANDLER(api_projects_list);
+HANDLER(api_project_get);
+HANDLER(api_project_update);
+HANDLER(api_project_delete);
+HANDLER(api_documents_create);
+HANDLER(api_documents_list);
+HANDLER(api_document_get);
+HANDLER(api_document_update);
+HANDLER(api_document_delete);
+HANDLER(api_models);
+HANDLER(api_agents_create);
+HANDLER(api_agents_list);
+HANDLER(api_agent_get);
+HANDLER(api_agent_update);
+HANDLER(api_agent_delete);
+HANDLER(api_conversations_list);
+HANDLER(api_conversation_get);
+HANDLER(api_conversation_delete);
+HANDLER(api_usage);
+HANDLER(api_chat);
+struct quota_refusal;
+struct quota_ctx;
+/* 402 quota_exceeded with metric, used and limit. */
+void api_quota_exceeded(struct http_res *res, struct http_req *req, const struct quota_refusal *r);
+/* The quota context of the signed-in user of req. */
+struct quota_ctx api_quota(struct app *app, struct http_req *req);
+
 /* 422 validation_failed with one field's reason. */
 void api_field_error(struct http_res *res, struct http_req *req, const char *field, const char *why);
 /* 429 rate_limited with Retry-After. */

@@ -35,6 +35,28 @@ static const struct route routes[] = {
 	{HTTP_POST, "/api/billing/portal", ROUTE_USER, api_billing_portal, NULL},
 	{HTTP_GET, "/api/billing/subscription", ROUTE_USER, api_billing_subscription, NULL},
 	{HTTP_GET, "/api/billing/invoices", ROUTE_USER, api_billing_invoices, api_list_fields},
+	{HTTP_GET, "/api/models", ROUTE_USER, api_models, NULL},
+	{HTTP_GET, "/api/usage", ROUTE_USER, api_usage, NULL},
+	{HTTP_GET, "/api/projects", ROUTE_USER, api_projects_list, api_list_fields},
+	{HTTP_POST, "/api/projects", ROUTE_USER | ROUTE_BODY, api_projects_create, api_project_create_fields},
+	{HTTP_GET, "/api/projects/{id}", ROUTE_USER, api_project_get, NULL},
+	{HTTP_PATCH, "/api/projects/{id}", ROUTE_USER | ROUTE_BODY, api_project_update, api_project_update_fields},
+	{HTTP_DELETE, "/api/projects/{id}", ROUTE_USER, api_project_delete, NULL},
+	{HTTP_GET, "/api/projects/{id}/documents", ROUTE_USER, api_documents_list, api_documents_list_fields},
+	{HTTP_POST, "/api/projects/{id}/documents", ROUTE_USER | ROUTE_BODY | ROUTE_LARGE_BODY, api_documents_create, api_document_create_fields},
+	{HTTP_GET, "/api/projects/{id}/documents/{doc_id}", ROUTE_USER, api_document_get, NULL},
+	{HTTP_PATCH, "/api/projects/{id}/documents/{doc_id}", ROUTE_USER | ROUTE_BODY | ROUTE_LARGE_BODY, api_document_update, api_document_update_fields},
+	{HTTP_DELETE, "/api/projects/{id}/documents/{doc_id}", ROUTE_USER, api_document_delete, NULL},
+	{HTTP_GET, "/api/agents", ROUTE_USER, api_agents_list, api_list_fields},
+	{HTTP_POST, "/api/agents", ROUTE_USER | ROUTE_BODY, api_agents_create, api_agent_create_fields},
+	{HTTP_GET, "/api/agents/{id}", ROUTE_USER, api_agent_get, NULL},
+	{HTTP_PATCH, "/api/agents/{id}", ROUTE_USER | ROUTE_BODY, api_agent_update, api_agent_update_fields},
+	{HTTP_DELETE, "/api/agents/{id}", ROUTE_USER, api_agent_delete, NULL},
+	{HTTP_GET, "/api/agents/{id}/conversations", ROUTE_USER, api_conversations_list, api_list_fields},
+	{HTTP_POST, "/api/agents/{id}/chat", ROUTE_USER | ROUTE_BODY | ROUTE_CHAT, api_chat, api_chat_fields},
+	{HTTP_GET, "/api/conversations/{id}", ROUTE_USER, api_conversation_get, NULL},
+	{HTTP_DELETE, "/api/conversations/{id}", ROUTE_USER, api_conversation_delete, NULL},
+
 	{HTTP_POST, "/api/webhooks/stripe", ROUTE_BODY | ROUTE_RAW, api_stripe_webhook, NULL},
 };
 
@@ -46,7 +68,9 @@ const struct route *api_routes(size_t *n)
 
 int api_init(struct app *app)
 {
-	app->router = router_new(routes, sizeof(routes) / sizeof(routes[0]));
+	size_t n;
+	const struct route *table = api_routes(&n);
+	app->router = router_new(table, n);
 	if (!app->router)
 		return TG_ENOMEM;
 	return api_auth_init(app);

@@ -210,13 +210,16 @@ static const char *const sql[B_STMT__COUNT] = {
 		" p.litellm_max_budget, p.litellm_budget_duration, u.email"
 		" FROM users u JOIN plans p ON p.code = user_plan(u.id) WHERE u.id = $1",
 
-	/* Users whose key disagrees with their plan (paid without key, key on the wrong plan,
-	 * blocked while paid, unblocked while free). */
+	/* Users whose key disagrees with their plan: a paid plan without a key, or with a key blocked
+	 * (or open while the plan lists no model) or on another plan; on the free plan, a key left open
+	 * from a paid plan. (Free users get theirs at their first chat, not here.) */
 	[B_KEYS_OUT_OF_SYNC] =
-		"SELECT u.id FROM users u LEFT JOIN litellm_keys k ON k.user_id = u.id"
+		"SELECT u.id FROM users u JOIN plans p ON p.code = user_plan(u.id)"
+		" LEFT JOIN litellm_keys k ON k.user_id = u.id"
 		" WHERE (EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = u.id) OR k.user_id IS NOT NULL)"
-		" AND CASE WHEN user_plan(u.id) = 'free' THEN k.user_id IS NOT NULL AND NOT k.blocked"
-		"   ELSE k.user_id IS NULL OR k.blocked OR k.plan_code <> user_plan(u.id) END"
+		" AND CASE WHEN p.code = 'free'"
+		"   THEN k.user_id IS NOT NULL AND NOT k.blocked AND (k.plan_code <> 'free' OR p.litellm_models = '[]')"
+		"   ELSE k.user_id IS NULL OR k.blocked = (p.litellm_models <> '[]') OR k.plan_code <> p.code END"
 		" LIMIT 200",
 };
 

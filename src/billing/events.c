@@ -52,46 +52,145 @@ static json_object *first_of(json_object *o, const char *list)
 		       : NULL;
 }
 
+/* ---- shapes: what an event and its object carry, read without the database ---- */
+
+int billing_subscription_shape(struct arena *a, json_object *sub, struct billing_subscription_shape *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = stripe_str(sub, "id");
+	out->customer = stripe_id(sub, "customer");
+	out->status = stripe_str(sub, "status");
+	if (!out->id || !out->customer || !out->status)
+		return TG_EINPUT;
+	json_object *item = first_of(sub, "items"), *price = member(item, "price");
+	json_object *meta = member(sub, "metadata");
+	out->user_id = stripe_str(meta, "user_id");
+	if (out->user_id && !uuid_valid(out->user_id))
+		out->user_id = NULL;
+	out->plan = stripe_str(meta, "plan"); /* set by our checkout */
+	out->interval = stripe_str(member(price, "recurring"), "interval");
+	out->price = stripe_str(price, "id");
+	/* acacia carries the period on the subscription; basil and later on its items */
+	json_object *period_src = stripe_int(sub, "current_period_end", -1) >= 0 ? sub : item;
+	out->period_start = num(a, period_src, "current_period_start", true);
+	out->period_end = num(a, period_src, "current_period_end", true);
+	out->cancel_at_period_end = stripe_bool(sub, "cancel_at_period_end");
+	out->canceled_at = num(a, sub, "canceled_at", true);
+	out->ended_at = num(a, sub, "ended_at", true);
+	return TG_OK;
+}
+
+int billing_invoice_shape(struct arena *a, json_object *inv, struct billing_invoice_shape *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = stripe_str(inv, "id");
+	out->customer = stripe_id(inv, "customer");
+	if (!out->id || !out->customer)
+		return TG_EINPUT;
+	out->subscription = stripe_id(inv, "subscription");
+	if (!out->subscription) /* basil and later */
+		out->subscription = stripe_id(member(member(inv, "parent"), "subscription_details"), "subscription");
+	out->charge = stripe_id(inv, "charge");
+	out->payment_intent = stripe_id(inv, "payment_intent");
+	out->number = stripe_str(inv, "number");
+	out->status = or_default(stripe_str(inv, "status"), "open");
+	out->amount_due = or_default(num(a, inv, "amount_due", false), "0");
+	out->amount_paid = or_default(num(a, inv, "amount_paid", false), "0");
+	out->currency = or_default(stripe_str(inv, "currency"), "usd");
+	out->hosted_invoice_url = stripe_str(inv, "hosted_invoice_url");
+	out->invoice_pdf = stripe_str(inv, "invoice_pdf");
+	/* The service period is on the subscription line; the invoice's own period_start/end
+	 * are equal on a first invoice. */
+	json_object *period = member(first_of(inv, "lines"), "period");
+	out->period_start = period ? num(a, period, "start", true) : num(a, inv, "period_start", true);
+	out->period_end = period ? num(a, period, "end", true) : num(a, inv, "period_end", true);
+	out->created = num(a, inv, "created", true);
+	return TG_OK;
+}
+
+int billing_refund_shape(struct arena *a, json_object *charge, struct billing_refund_shape *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = stripe_str(charge, "id");
+	if (!out->id)
+		return TG_EINPUT;
+	out->invoice = stripe_id(charge, "invoice");
+	out->payment_intent = stripe_id(charge, "payment_intent");
+	out->amount_refunded = or_default(num(a, charge, "amount_refunded", false), "0");
+	return TG_OK;
+}
+
+bool billing_checkout_shape(json_object *session, struct billing_checkout_shape *out)
+{
+	const char *mode = stripe_str(session, "mode");
+	out->user_id = stripe_str(session, "client_reference_id");
+	out->customer = stripe_id(session, "customer");
+	return !(mode && strcmp(mode, "subscription")) && out->user_id && out->customer &&
+	       uuid_valid(out->user_id);
+}
+
+int billing_event_shape(json_object *event, struct billing_event_shape *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = stripe_str(event, "id");
+	out->type = stripe_str(event, "type");
+	out->created = stripe_int(event, "created", -1);
+	out->object = member(member(event, "data"), "object");
+	const char *t = out->type;
+	if (!t)
+		out->kind = BILLING_EVENT_OTHER;
+	else if (!strcmp(t, "checkout.session.completed"))
+		out->kind = BILLING_EVENT_CHECKOUT;
+	else if (!strcmp(t, "customer.subscription.created") || !strcmp(t, "customer.subscription.updated") ||
+		 !strcmp(t, "customer.subscription.deleted"))
+		out->kind = BILLING_EVENT_SUBSCRIPTION;
+	else if (!strcmp(t, "invoice.paid") || !strcmp(t, "invoice.payment_succeeded") ||
+		 !strcmp(t, "invoice.finalized") || !strcmp(t, "invoice.updated"))
+		out->kind = BILLING_EVENT_INVOICE;
+	else if (!strcmp(t, "invoice.payment_failed"))
+		out->kind = BILLING_EVENT_INVOICE_FAILED;
+	else if (!strcmp(t, "charge.refunded"))
+		out->kind = BILLING_EVENT_REFUND;
+	else
+		out->kind = BILLING_EVENT_OTHER;
+	return out->type && out->object ? TG_OK : TG_EINPUT;
+}
+
+/* ---- applying: the shapes into the database ---- */
+
 /* Upserts the subscription object sub as of the event time created. *changed: applied and its
  * plan or status moved; *tie: not applied because the stored state has the same time and another
  * status. */
 static int upsert_subscription(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *sub,
 			       long long created, bool force, const char **owner, bool *applied, bool *changed, bool *tie)
 {
-	const char *id = stripe_str(sub, "id"), *customer = stripe_id(sub, "customer");
-	const char *status = stripe_str(sub, "status");
-	if (!id || !customer || !status)
-		return TG_EINPUT;
-	json_object *item = first_of(sub, "items"), *price = member(item, "price");
-	json_object *meta = member(sub, "metadata");
-	const char *user = stripe_str(meta, "user_id");
-	if (user && !uuid_valid(user))
-		user = NULL;
-	/* acacia carries the period on the subscription; basil and later on its items */
-	json_object *period_src = stripe_int(sub, "current_period_end", -1) >= 0 ? sub : item;
+	struct billing_subscription_shape s;
+	int rc = billing_subscription_shape(a, sub, &s);
+	if (rc != TG_OK)
+		return rc;
 	char created_s[24];
 	snprintf(created_s, sizeof(created_s), "%lld", created);
-	const char *p[] = {id,
-			   customer,
-			   user,
-			   stripe_str(meta, "plan"), /* set by our checkout */
-			   stripe_str(member(price, "recurring"), "interval"),
-			   status,
-			   num(a, period_src, "current_period_start", true),
-			   num(a, period_src, "current_period_end", true),
-			   stripe_bool(sub, "cancel_at_period_end") ? "true" : "false",
-			   num(a, sub, "canceled_at", true),
-			   num(a, sub, "ended_at", true),
+	const char *p[] = {s.id,
+			   s.customer,
+			   s.user_id,
+			   s.plan,
+			   s.interval,
+			   s.status,
+			   s.period_start,
+			   s.period_end,
+			   s.cancel_at_period_end ? "true" : "false",
+			   s.canceled_at,
+			   s.ended_at,
 			   created_s,
 			   force ? "true" : "false",
-			   stripe_str(price, "id"),
+			   s.price,
 			   arena_printf(a, "%d", cfg->past_due_grace_days)};
 	PGresult *r;
-	int rc = db_exec(db, a, &billing_stmts, B_SUBSCRIPTION_UPSERT, 15, p, &r);
+	rc = db_exec(db, a, &billing_stmts, B_SUBSCRIPTION_UPSERT, 15, p, &r);
 	if (rc != TG_OK)
 		return rc;
 	if (!db_bool(r, 0, 4)) {
-		log_warn("subscription %s has a price that no plan sells", id);
+		log_warn("subscription %s has a price that no plan sells", s.id);
 		return TG_EINPUT;
 	}
 	*owner = db_value(r, 0, 0);
@@ -178,98 +277,71 @@ static int notify_payment_failed(struct db *db, struct arena *a, const char *cus
 
 static int apply_invoice(struct db *db, struct arena *a, json_object *inv, long long created, bool failed)
 {
-	const char *id = stripe_str(inv, "id"), *customer = stripe_id(inv, "customer");
-	if (!id || !customer)
-		return TG_EINPUT;
-	const char *sub = stripe_id(inv, "subscription");
-	if (!sub) /* basil and later */
-		sub = stripe_id(member(member(inv, "parent"), "subscription_details"), "subscription");
+	struct billing_invoice_shape v;
+	int rc = billing_invoice_shape(a, inv, &v);
+	if (rc != TG_OK)
+		return rc;
 	char created_s[24];
 	snprintf(created_s, sizeof(created_s), "%lld", created);
-	const char *status = stripe_str(inv, "status");
-	/* The service period is on the subscription line; the invoice's own period_start/end
-	 * are equal on a first invoice. */
-	json_object *period = member(first_of(inv, "lines"), "period");
-	json_object *own = json_object_new_object();
-	if (!period) {
-		json_object_object_add(own, "start", json_object_new_int64(stripe_int(inv, "period_start", 0)));
-		json_object_object_add(own, "end", json_object_new_int64(stripe_int(inv, "period_end", 0)));
-		period = own;
-	}
-	const char *p[] = {id,
-			   customer,
-			   sub,
-			   stripe_id(inv, "charge"),
-			   stripe_id(inv, "payment_intent"),
-			   stripe_str(inv, "number"),
-			   status ? status : "open",
-			   or_default(num(a, inv, "amount_due", false), "0"),
-			   or_default(num(a, inv, "amount_paid", false), "0"),
-			   or_default(stripe_str(inv, "currency"), "usd"),
-			   stripe_str(inv, "hosted_invoice_url"),
-			   stripe_str(inv, "invoice_pdf"),
-			   num(a, period, "start", true),
-			   num(a, period, "end", true),
-			   num(a, inv, "created", true),
-			   created_s};
+	const char *p[] = {v.id,          v.customer,   v.subscription,       v.charge,
+			   v.payment_intent, v.number,   v.status,             v.amount_due,
+			   v.amount_paid, v.currency,   v.hosted_invoice_url, v.invoice_pdf,
+			   v.period_start, v.period_end, v.created,           created_s};
 	PGresult *r;
-	int rc = db_exec(db, a, &billing_stmts, B_INVOICE_UPSERT, 16, p, &r);
-	json_object_put(own);
+	rc = db_exec(db, a, &billing_stmts, B_INVOICE_UPSERT, 16, p, &r);
 	if (rc != TG_OK)
 		return rc;
 	if (!db_value(r, 0, 0))
 		return TG_ENOTFOUND; /* unknown customer: retry later */
 	if (failed && db_value(r, 0, 1))
-		return notify_payment_failed(db, a, customer);
+		return notify_payment_failed(db, a, v.customer);
 	return TG_OK;
 }
 
 static int apply_refund(struct db *db, struct arena *a, json_object *charge)
 {
-	const char *id = stripe_str(charge, "id");
-	if (!id)
-		return TG_EINPUT;
-	const char *invoice = stripe_id(charge, "invoice"), *pi = stripe_id(charge, "payment_intent");
-	const char *amount = num(a, charge, "amount_refunded", false);
-	const char *p[] = {id, pi, invoice, amount ? amount : "0"};
-	PGresult *r;
-	int rc = db_exec(db, a, &billing_stmts, B_INVOICE_REFUND, 4, p, &r);
+	struct billing_refund_shape v;
+	int rc = billing_refund_shape(a, charge, &v);
 	if (rc != TG_OK)
 		return rc;
-	if (PQntuples(r) == 0 && invoice)
+	const char *p[] = {v.id, v.payment_intent, v.invoice, v.amount_refunded};
+	PGresult *r;
+	rc = db_exec(db, a, &billing_stmts, B_INVOICE_REFUND, 4, p, &r);
+	if (rc != TG_OK)
+		return rc;
+	if (PQntuples(r) == 0 && v.invoice)
 		return TG_ENOTFOUND; /* its invoice has not arrived yet */
 	return TG_OK;
 }
 
 static int apply_checkout(struct db *db, struct arena *a, json_object *session)
 {
-	const char *mode = stripe_str(session, "mode"), *user = stripe_str(session, "client_reference_id");
-	const char *customer = stripe_id(session, "customer");
-	if ((mode && strcmp(mode, "subscription")) || !user || !customer || !uuid_valid(user))
+	struct billing_checkout_shape v;
+	if (!billing_checkout_shape(session, &v))
 		return TG_OK; /* not one of ours */
-	const char *p[] = {user, customer};
+	const char *p[] = {v.user_id, v.customer};
 	return db_exec(db, a, &billing_stmts, B_CUSTOMER_LINK, 2, p, NULL);
 }
 
 static int billing_event_apply(struct db *db, struct arena *a, const struct tg_config *cfg, json_object *event)
 {
-	const char *type = stripe_str(event, "type");
-	json_object *obj = member(member(event, "data"), "object");
-	long long created = stripe_int(event, "created", 0);
-	if (!type || !obj)
+	struct billing_event_shape ev;
+	if (billing_event_shape(event, &ev) != TG_OK)
 		return TG_EINPUT;
-	if (!strcmp(type, "checkout.session.completed"))
-		return apply_checkout(db, a, obj);
-	if (!strcmp(type, "customer.subscription.created") || !strcmp(type, "customer.subscription.updated") ||
-	    !strcmp(type, "customer.subscription.deleted"))
-		return apply_subscription(db, a, cfg, obj, created);
-	if (!strcmp(type, "invoice.paid") || !strcmp(type, "invoice.payment_succeeded") ||
-	    !strcmp(type, "invoice.finalized") || !strcmp(type, "invoice.updated"))
-		return apply_invoice(db, a, obj, created, false);
-	if (!strcmp(type, "invoice.payment_failed"))
-		return apply_invoice(db, a, obj, created, true);
-	if (!strcmp(type, "charge.refunded"))
-		return apply_refund(db, a, obj);
+	long long created = stripe_int(event, "created", 0);
+	switch (ev.kind) {
+	case BILLING_EVENT_CHECKOUT:
+		return apply_checkout(db, a, ev.object);
+	case BILLING_EVENT_SUBSCRIPTION:
+		return apply_subscription(db, a, cfg, ev.object, created);
+	case BILLING_EVENT_INVOICE:
+	case BILLING_EVENT_INVOICE_FAILED:
+		return apply_invoice(db, a, ev.object, created, ev.kind == BILLING_EVENT_INVOICE_FAILED);
+	case BILLING_EVENT_REFUND:
+		return apply_refund(db, a, ev.object);
+	case BILLING_EVENT_OTHER:
+		break;
+	}
 	return TG_OK; /* stored and acknowledged, nothing to do */
 }
 

@@ -33,9 +33,10 @@ int litellm_queue_sync(struct db *db, struct arena *a, const char *user_id)
 	return rc;
 }
 
-/* POSTs a JSON body to the admin API with the master key. *out (arena-owned) may be NULL. */
-static int admin_post(const struct tg_config *cfg, struct arena *a, const char *path, json_object *req,
-		      json_object **out)
+/* POSTs a JSON body to the admin API with the master key, within timeout_ms (0: litellm_timeout).
+ * *out (arena-owned) may be NULL. */
+static int admin_post_within(const struct tg_config *cfg, struct arena *a, const char *path, json_object *req,
+			     json_object **out, long timeout_ms)
 {
 	CURL *c = curl_easy_init();
 	if (!c)
@@ -49,8 +50,10 @@ static int admin_post(const struct tg_config *cfg, struct arena *a, const char *
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)cfg->litellm_timeout);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+	if (timeout_ms <= 0)
+		timeout_ms = (long)cfg->litellm_timeout * 1000;
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000 ? timeout_ms : 5000L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
@@ -76,6 +79,12 @@ static int admin_post(const struct tg_config *cfg, struct arena *a, const char *
 	}
 	free(b.data);
 	return rc;
+}
+
+static int admin_post(const struct tg_config *cfg, struct arena *a, const char *path, json_object *req,
+		      json_object **out)
+{
+	return admin_post_within(cfg, a, path, req, out, 0);
 }
 
 static int encryption_key(const struct tg_config *cfg, uint8_t key[32])
@@ -142,7 +151,16 @@ static int set_blocked(const struct tg_config *cfg, struct arena *a, const char 
 	return rc;
 }
 
-int litellm_sync_user(struct db *db, struct arena *a, const struct tg_config *cfg, const char *user_id)
+/* Whether the plan row (B_USER_PLAN_PARAMS) lists any model: its users may chat. */
+static bool plan_has_models(const PGresult *plan)
+{
+	const char *m = db_value(plan, 0, 1);
+	return m && strcmp(m, "[]") && *m;
+}
+
+/* Brings the user's key in line. create: make one even on the free plan (a first chat). */
+static int sync_key(struct db *db, struct arena *a, const struct tg_config *cfg, const char *user_id, bool create,
+		long timeout_ms)
 {
 	if (!litellm_configured(cfg))
 		return TG_EUNAVAIL;
@@ -154,21 +172,26 @@ int litellm_sync_user(struct db *db, struct arena *a, const struct tg_config *cf
 	if (PQntuples(plan) != 1)
 		return TG_OK; /* the user is gone */
 	const char *code = db_value(plan, 0, 0);
-	bool paid = strcmp(code, "free") != 0;
+	bool free_plan = !strcmp(code, "free");
 	if ((rc = db_exec(db, a, &billing_stmts, B_KEY_GET, 1, p, &cur)) != TG_OK)
 		return rc;
 	bool have = PQntuples(cur) == 1;
-	if (!have && !paid)
+	const char *key_plan = have ? db_value(cur, 0, 1) : NULL;
+	bool blocked = have && db_bool(cur, 0, 2);
+	/* A key is open while the plan lists models: a paid plan's at once; on the free plan only a key
+	 * a chat opened (one left from a paid plan that ended stays blocked until the user chats). */
+	bool allowed = plan_has_models(plan) &&
+		       (!free_plan || create || (have && !strcmp(key_plan, "free") && !blocked));
+	if (!have && !allowed)
 		return TG_OK;
 	if (!have) {
-		/* a paid plan starts: a new key with the plan's parameters */
 		json_object *req = json_object_new_object();
 		char *alias = arena_printf(a, "tollgate-%s", user_id);
 		json_object_object_add(req, "key_alias", json_object_new_string(alias));
 		json_object_object_add(req, "user_id", json_object_new_string(user_id));
 		add_limits(req, plan);
 		json_object *res = NULL;
-		rc = admin_post(cfg, a, "/key/generate", req, &res);
+		rc = admin_post_within(cfg, a, "/key/generate", req, &res, timeout_ms);
 		json_object_put(req);
 		if (rc != TG_OK)
 			return rc;
@@ -185,8 +208,6 @@ int litellm_sync_user(struct db *db, struct arena *a, const struct tg_config *cf
 		}
 		explicit_bzero(ek, sizeof(ek));
 		char *hex = arena_alloc(a, 2 * slen + 1);
-		if (!hex)
-			return TG_ENOMEM;
 		crypto_hex(sealed, slen, hex);
 		const char *sp[] = {user_id, hex, alias, code};
 		rc = db_exec(db, a, &billing_stmts, B_KEY_SAVE, 4, sp, NULL);
@@ -194,18 +215,16 @@ int litellm_sync_user(struct db *db, struct arena *a, const struct tg_config *cf
 			log_info("litellm key created for user %s on plan %s", user_id, code);
 		return rc;
 	}
-	const char *key_plan = db_value(cur, 0, 1);
-	bool blocked = db_bool(cur, 0, 2);
-	if (paid == !blocked && !strcmp(key_plan, code))
+	if (allowed == !blocked && (!allowed || !strcmp(key_plan, code)))
 		return TG_OK; /* already in line */
 	char *key;
 	if ((rc = open_key(cfg, a, db_value(cur, 0, 0), &key)) != TG_OK)
 		return rc;
-	if (paid) {
+	if (allowed) {
 		json_object *req = json_object_new_object();
 		json_object_object_add(req, "key", json_object_new_string(key));
 		add_limits(req, plan);
-		rc = admin_post(cfg, a, "/key/update", req, NULL);
+		rc = admin_post_within(cfg, a, "/key/update", req, NULL, timeout_ms);
 		json_object_put(req);
 		if (rc == TG_OK && blocked)
 			rc = set_blocked(cfg, a, key, false);
@@ -214,11 +233,28 @@ int litellm_sync_user(struct db *db, struct arena *a, const struct tg_config *cf
 	}
 	if (rc != TG_OK)
 		return rc;
-	const char *up[] = {user_id, paid ? code : key_plan, paid ? "false" : "true"};
+	const char *up[] = {user_id, allowed ? code : key_plan, allowed ? "false" : "true"};
 	rc = db_exec(db, a, &billing_stmts, B_KEY_UPDATE, 3, up, NULL);
 	if (rc == TG_OK)
-		log_info("litellm key of user %s %s", user_id, paid ? "updated" : "blocked");
+		log_info("litellm key of user %s %s", user_id, allowed ? "updated" : "blocked");
 	return rc;
+}
+
+int litellm_sync_user(struct db *db, struct arena *a, const struct tg_config *cfg, const char *user_id)
+{
+	return sync_key(db, a, cfg, user_id, false, 0);
+}
+
+int litellm_chat_key(struct db *db, struct arena *a, const struct tg_config *cfg, long timeout_ms,
+		     const char *user_id, char **key)
+{
+	int rc = litellm_user_key(db, a, cfg, user_id, key);
+	if (rc != TG_ENOTFOUND)
+		return rc;
+	/* none yet (a free user's first chat), or blocked while the plan allows one: in line now */
+	if ((rc = sync_key(db, a, cfg, user_id, true, timeout_ms)) != TG_OK)
+		return rc;
+	return litellm_user_key(db, a, cfg, user_id, key);
 }
 
 int litellm_queue_delete(struct db *db, struct arena *a, const char *user_id)

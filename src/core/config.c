@@ -36,9 +36,11 @@ static const struct key keys[] = {
 	S(environment, "development"),
 	S(listen, "/run/tollgate/tollgate.sock"),
 	S(password_listen, "/run/tollgate/tollgate-password.sock"),
+	S(chat_listen, "/run/tollgate/tollgate-chat.sock"),
 	S(socket_mode, "0660"),
 	I(workers, 0, 0, 256),
 	I(password_workers, 2, 1, 64),
+	I(chat_workers, 8, 1, 256),
 	I(jobs_workers, 1, 0, 16),
 	I(max_requests, 10000, 0, 100000000),
 	D(drain_timeout, "10s", 1, 3600),
@@ -101,6 +103,10 @@ static const struct key keys[] = {
 	SECRET(litellm_master_key),
 	SECRET(litellm_encryption_key),
 	D(litellm_timeout, "30s", 1, 600),
+	D(chat_timeout, "120s", 5, 3600),
+	I(chat_max_tokens, 1024, 16, 65536),
+	I(chat_context_tokens, 8000, 256, 1000000),
+	I(chat_sources, 4, 0, 20),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -370,10 +376,12 @@ int config_validate(const struct tg_config *cfg, char *err, size_t errlen)
 		err_add(&e, "%slog_level: must be debug, info, warn or error", where(cfg, "log_level", at, sizeof(at)));
 	if (strlen(cfg->jwt_secret) < 32)
 		err_add(&e, "%sjwt_secret: missing or shorter than 32 bytes (set jwt_secret_file)", where(cfg, "jwt_secret", at, sizeof(at)));
-	if (!*cfg->listen || !*cfg->password_listen)
-		err_add(&e, "%slisten/password_listen: must not be empty", where(cfg, "listen", at, sizeof(at)));
+	if (!*cfg->listen || !*cfg->password_listen || !*cfg->chat_listen)
+		err_add(&e, "%slisten/password_listen/chat_listen: must not be empty", where(cfg, "listen", at, sizeof(at)));
 	else if (!strcmp(cfg->listen, cfg->password_listen))
 		err_add(&e, "%spassword_listen: must differ from listen", where(cfg, "password_listen", at, sizeof(at)));
+	else if (!strcmp(cfg->chat_listen, cfg->listen) || !strcmp(cfg->chat_listen, cfg->password_listen))
+		err_add(&e, "%schat_listen: must differ from listen and password_listen", where(cfg, "chat_listen", at, sizeof(at)));
 	if (strncmp(cfg->public_origin, "https://", 8) && strncmp(cfg->public_origin, "http://", 7))
 		err_add(&e, "%spublic_origin: must be an http(s) origin", where(cfg, "public_origin", at, sizeof(at)));
 	size_t pl = strlen(cfg->public_origin);

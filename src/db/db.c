@@ -105,6 +105,20 @@ int db_ensure(struct db *db)
 	return connect_now(db);
 }
 
+void db_disconnect(struct db *db)
+{
+	if (!db->conn || db->in_tx)
+		return;
+	PQfinish(db->conn);
+	db->conn = NULL;
+	forget_prepared(db);
+}
+
+bool db_connected(const struct db *db)
+{
+	return db->conn != NULL;
+}
+
 PGconn *db_conn(struct db *db)
 {
 	return db->conn;

@@ -68,6 +68,8 @@ static const char *client_ip(struct http_req *req, const char *trusted)
 	const char *remote = env_get(req->env, "REMOTE_ADDR");
 	if (!remote)
 		return "";
+	if (!ip_literal(remote)) /* nginx's own word, but it reaches a text column all the same */
+		return utf8_clean(req->arena, remote, 64);
 	if (!trusted || !*trusted || !in_list(trusted, remote))
 		return remote;
 	const char *xff = env_get(req->env, "HTTP_X_FORWARDED_FOR");
@@ -124,6 +126,7 @@ int http_req_init(struct http_req *req, struct arena *a, char **env, const char 
 	req->json_max_depth = json_max_depth;
 	req->content_length = -1;
 	req->started_us = time_mono_us();
+	req->route_result = -1;
 
 	const char *m = env_get(env, "REQUEST_METHOD");
 	req->method_name = m ? m : "";

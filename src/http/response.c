@@ -1,6 +1,7 @@
 /* response.c — building responses and RFC 9457 problem documents. */
 #include "tollgate/http.h"
 #include "tollgate/arena.h"
+#include "tollgate/status.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +33,7 @@ static const struct {
 	{"invalid_signature", "Invalid signature"},
 	{"quota_exceeded", "Quota exceeded"},
 	{"llm_unavailable", "LLM unavailable"},
+	{"llm_error", "The model refused the request"},
 	{"bad_request", "Bad request"},
 };
 
@@ -119,7 +121,7 @@ void http_res_empty(struct http_res *res, int status)
 }
 
 static void problem(struct http_res *res, struct http_req *req, int status, const char *code,
-		    const char *detail, json_object *errors)
+		    const char *detail, json_object *errors, json_object *members)
 {
 	json_object *o = json_object_new_object();
 	char type[160];
@@ -134,6 +136,10 @@ static void problem(struct http_res *res, struct http_req *req, int status, cons
 		json_object_object_add(o, "request_id", json_object_new_string(req->request_id));
 	if (errors)
 		json_object_object_add(o, "errors", errors);
+	if (members) {
+		json_object_object_foreach(members, k, v) json_object_object_add(o, k, json_object_get(v));
+		json_object_put(members);
+	}
 	res->status = status;
 	res->content_type = "application/problem+json";
 	res->problem_code = code;
@@ -144,12 +150,18 @@ static void problem(struct http_res *res, struct http_req *req, int status, cons
 void http_res_problem(struct http_res *res, struct http_req *req, int status, const char *code,
 		      const char *detail)
 {
-	problem(res, req, status, code, detail, NULL);
+	problem(res, req, status, code, detail, NULL, NULL);
+}
+
+void http_res_problem_with(struct http_res *res, struct http_req *req, int status, const char *code,
+			   const char *detail, json_object *members)
+{
+	problem(res, req, status, code, detail, NULL, members);
 }
 
 void http_res_invalid(struct http_res *res, struct http_req *req, json_object *errors)
 {
-	problem(res, req, 422, "validation_failed", "One or more fields are invalid.", errors);
+	problem(res, req, 422, "validation_failed", "One or more fields are invalid.", errors, NULL);
 }
 
 void http_res_cookie(struct http_res *res, struct arena *a, const char *name, const char *value,
@@ -203,4 +215,29 @@ int http_res_serialize(const struct http_res *res, struct arena *a, const char *
 	*out = buf;
 	*out_len = n;
 	return 0;
+}
+
+int http_stream_begin(struct http_res *res, struct http_req *req, int status, const char *content_type)
+{
+	if (!res->stream)
+		return TG_EUNAVAIL;
+	res->status = status;
+	res->content_type = content_type;
+	res->body = NULL;
+	res->body_len = 0;
+	http_res_header(res, req->arena, "Cache-Control", "no-store");
+	http_res_header(res, req->arena, "X-Accel-Buffering", "no");
+	char *head;
+	size_t len;
+	if (http_res_serialize(res, req->arena, req->request_id, &head, &len) != 0)
+		return TG_EINTERNAL;
+	res->streamed = true;
+	return res->stream->write(res->stream->ctx, head, len) < 0 ? TG_EIO : TG_OK;
+}
+
+int http_stream_write(struct http_res *res, const char *data, size_t len)
+{
+	if (!res->stream || !res->streamed)
+		return TG_EIO;
+	return res->stream->write(res->stream->ctx, data, len) < 0 ? TG_EIO : TG_OK;
 }

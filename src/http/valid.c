@@ -65,7 +65,9 @@ static const char *check_string(struct arena *a, const struct valid_field *f, co
 	if (f->flags & VALID_TRIM)
 		*v = trim(a, *v);
 	if (!**v)
-		return f->flags & VALID_REQUIRED ? "is required" : NULL;
+		return f->flags & VALID_REQUIRED ? "is required"
+		       : f->min > 0		 ? (f->reason ? f->reason : arena_printf(a, "must be at least %lld characters", f->min))
+					 : NULL;
 	if (!(f->flags & VALID_RAW) && has_control(*v, f->flags & VALID_MULTILINE))
 		return "must not contain control characters";
 	size_t chars = valid_utf8_chars(*v);

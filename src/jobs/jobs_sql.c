@@ -15,7 +15,8 @@ static const char *const sql[JOBS_STMT__COUNT] = {
 	/* $1 id, once its lock is ours: still due (another worker may have finished it between the
 	 * two statements)? attempts counts this run. */
 	[JOBS_TAKE] =
-		"UPDATE jobs SET attempts = attempts + 1 WHERE id = $1 AND run_at <= now() AND failed_at IS NULL"
+		"UPDATE jobs SET attempts = attempts + 1"
+		" WHERE id = $1 AND run_at <= now() AND failed_at IS NULL"
 		" RETURNING kind, payload::text, attempts",
 
 	[JOBS_DONE] = "DELETE FROM jobs WHERE id = $1",

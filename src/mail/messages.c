@@ -6,6 +6,8 @@
 #include "tollgate/notify.h"
 #include "tollgate/status.h"
 
+#include <string.h>
+
 static json_object *mail_vars(const struct tg_config *cfg, const struct mail_recipient *u)
 {
 	json_object *v = json_object_new_object();
@@ -52,6 +54,35 @@ int mail_queue_welcome(struct db *db, struct arena *a, const struct tg_config *c
 		return TG_OK;
 	char *link = arena_printf(a, "%s/app", cfg->public_origin);
 	return mail_queue_link(db, a, cfg, MAIL_WELCOME, u, link);
+}
+
+int mail_queue_usage_warning(struct db *db, struct arena *a, const struct tg_config *cfg, const struct mail_recipient *u,
+			     const char *metric, int threshold, long long used, long long limit)
+{
+	static const struct {
+		const char *metric, *label;
+	} labels[] = {{"projects", "projects"}, {"documents", "documents"}, {"agents", "agents"},
+		      {"monthly_tokens", "monthly tokens"}};
+	const char *label = metric;
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
+		if (!strcmp(labels[i].metric, metric))
+			label = labels[i].label;
+	char *title = threshold >= 100 ? arena_printf(a, "You have reached your plan's %s limit", label)
+				       : arena_printf(a, "You have used %d%% of your plan's %s", threshold, label);
+	char *body = arena_printf(a, "%lld of %lld %s used this period. Upgrade your plan for more.", used, limit, label);
+	int rc = notify_create(db, a, u->user_id, "usage_warning", title, body, "/usage");
+	struct notify_prefs prefs;
+	if (rc != TG_OK || (rc = notify_prefs_get(db, a, u->user_id, &prefs)) != TG_OK || !prefs.usage_warnings)
+		return rc;
+	json_object *v = mail_vars(cfg, u);
+	json_object_object_add(v, "metric", json_object_new_string(label));
+	json_object_object_add(v, "percent", json_object_new_int(threshold));
+	json_object_object_add(v, "used", json_object_new_int64(used));
+	json_object_object_add(v, "limit", json_object_new_int64(limit));
+	json_object_object_add(v, "link", json_object_new_string(arena_printf(a, "%s/usage", cfg->public_origin)));
+	rc = mail_enqueue(db, a, MAIL_USAGE_WARNING, u->email, u->user_id, v);
+	json_object_put(v);
+	return rc;
 }
 
 /* The payment_failed job (billing enqueues it; what the user is told is said here). */

@@ -42,10 +42,13 @@ char *mail_encode_header(struct arena *a, const char *value)
 	size_t o = 0, i = 0;
 	while (i < len) {
 		size_t chunk = i == 0 ? EW_FIRST_CHUNK : EW_CHUNK;
-		size_t n = len - i < chunk ? len - i : chunk;
-		/* never split a UTF-8 sequence across encoded words */
-		while (n < len - i && n > 0 && ((unsigned char)value[i + n] & 0xC0) == 0x80)
+		size_t n = len - i < chunk ? len - i : chunk, whole = n;
+		/* never split a UTF-8 sequence across encoded words: a sequence starts at most 3 bytes
+		 * back; when none does, the value is not UTF-8 there and is cut where the chunk ends */
+		for (int back = 0; back < 3 && n < len - i && ((unsigned char)value[i + n] & 0xC0) == 0x80; back++)
 			n--;
+		if (n < len - i && ((unsigned char)value[i + n] & 0xC0) == 0x80)
+			n = whole;
 		char *b64 = arena_alloc(a, 4 * ((n + 2) / 3) + 1);
 		if (!b64)
 			return NULL;
@@ -147,8 +150,10 @@ static char *from_header(struct arena *a, const char *from)
 		return NULL;
 	if (!*name)
 		return arena_printf(a, "<%s>", addr);
-	if (!is_plain_ascii(name, false, 200))
-		return arena_printf(a, "%s <%s>", mail_encode_header(a, name), addr);
+	if (!is_plain_ascii(name, false, 200)) {
+		char *enc = mail_encode_header(a, name);
+		return enc ? arena_printf(a, "%s <%s>", enc, addr) : NULL;
+	}
 	/* quoted-string: escape backslash and double quote */
 	char *q = arena_alloc(a, 2 * strlen(name) + 1);
 	if (!q)

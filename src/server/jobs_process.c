@@ -4,6 +4,7 @@
 #include "tollgate/billing.h"
 #include "tollgate/jobs.h"
 #include "tollgate/mail.h"
+#include "tollgate/quota.h"
 #include "tollgate/log.h"
 #include "tollgate/server.h"
 #include "tollgate/status.h"
@@ -19,7 +20,7 @@ static void on_stop(int sig)
 
 /* Every area's job kinds and periodic tasks. */
 static const struct jobs_kind *const kinds[] = {account_jobs, mail_jobs, billing_jobs, NULL};
-static const struct jobs_task *const tasks[] = {account_tasks, mail_tasks, billing_tasks, NULL};
+static const struct jobs_task *const tasks[] = {account_tasks, mail_tasks, billing_tasks, quota_tasks, NULL};
 const struct jobs_table server_jobs_table = {kinds, tasks};
 
 int server_jobs(const struct tg_config *cfg)

@@ -38,7 +38,7 @@ struct child {
 struct master {
 	const char *config_path;
 	struct tg_config cfg;
-	int main_fd, password_fd;
+	int fds[POOL_JOBS];         /* the listening socket of each FastCGI pool */
 	int generation;
 	struct child children[MAX_CHILDREN];
 	bool stopping;
@@ -71,6 +71,7 @@ static int pool_size(const struct tg_config *cfg, enum pool_kind kind)
 	switch (kind) {
 	case POOL_MAIN: return config_main_workers(cfg);
 	case POOL_PASSWORD: return cfg->password_workers;
+	case POOL_CHAT: return cfg->chat_workers;
 	case POOL_JOBS: return cfg->jobs_workers;
 	}
 	return 0;
@@ -78,7 +79,15 @@ static int pool_size(const struct tg_config *cfg, enum pool_kind kind)
 
 static const char *kind_name(enum pool_kind k)
 {
-	return k == POOL_MAIN ? "main" : k == POOL_PASSWORD ? "password" : "jobs";
+	static const char *const names[] = {[POOL_MAIN] = "main", [POOL_PASSWORD] = "password", [POOL_CHAT] = "chat",
+					    [POOL_JOBS] = "jobs"};
+	return names[k];
+}
+
+/* The address a FastCGI pool listens on. */
+static char **pool_listen(struct tg_config *cfg, enum pool_kind k)
+{
+	return k == POOL_MAIN ? &cfg->listen : k == POOL_PASSWORD ? &cfg->password_listen : &cfg->chat_listen;
 }
 
 static pid_t spawn(struct master *m, struct child *c)
@@ -100,16 +109,10 @@ static pid_t spawn(struct master *m, struct child *c)
 		sigaddset(&keep, SIGINT);
 		sigaddset(&keep, SIGHUP);
 		sigprocmask(SIG_SETMASK, &keep, NULL);
-		int code;
-		if (c->kind == POOL_JOBS) {
-			close(m->main_fd);
-			close(m->password_fd);
-			code = server_jobs(&m->cfg);
-		} else {
-			int fd = c->kind == POOL_MAIN ? m->main_fd : m->password_fd;
-			close(c->kind == POOL_MAIN ? m->password_fd : m->main_fd);
-			code = server_worker(&m->cfg, c->kind, fd);
-		}
+		for (int k = 0; k < POOL_JOBS; k++)
+			if (k != (int)c->kind)
+				close(m->fds[k]);
+		int code = c->kind == POOL_JOBS ? server_jobs(&m->cfg) : server_worker(&m->cfg, c->kind, m->fds[c->kind]);
 		/* exit, not _exit: the child is a whole process (coverage and leak reports are written at
 		 * exit); the master never leaves buffered stdio behind a fork */
 		exit(code);
@@ -131,8 +134,8 @@ static struct child *free_slot(struct master *m)
 static void spawn_generation(struct master *m)
 {
 	m->generation++;
-	static const enum pool_kind kinds[] = {POOL_MAIN, POOL_PASSWORD, POOL_JOBS};
-	for (size_t k = 0; k < 3; k++) {
+	static const enum pool_kind kinds[] = {POOL_MAIN, POOL_PASSWORD, POOL_CHAT, POOL_JOBS};
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		int n = pool_size(&m->cfg, kinds[k]);
 		for (int i = 0; i < n; i++) {
 			struct child *c = free_slot(m);
@@ -234,13 +237,14 @@ static void reload(struct master *m)
 		config_free(&fresh);
 		return;
 	}
-	if (strcmp(fresh.listen, m->cfg.listen) || strcmp(fresh.password_listen, m->cfg.password_listen))
-		log_warn("listen addresses changed: they take effect at the next restart");
 	/* keep the sockets we have; everything else comes from the new file */
-	free(fresh.listen);
-	free(fresh.password_listen);
-	fresh.listen = mem_strdup(m->cfg.listen);
-	fresh.password_listen = mem_strdup(m->cfg.password_listen);
+	for (int k = 0; k < POOL_JOBS; k++) {
+		char **now = pool_listen(&m->cfg, (enum pool_kind)k), **next = pool_listen(&fresh, (enum pool_kind)k);
+		if (strcmp(*now, *next))
+			log_warn("%s_listen changed: it takes effect at the next restart", kind_name((enum pool_kind)k));
+		free(*next);
+		*next = mem_strdup(*now);
+	}
 	config_free(&m->cfg);
 	m->cfg = fresh;
 	/* New workers first, then the old ones finish their request and leave. */
@@ -269,19 +273,17 @@ int server_master(const char *config_path, struct tg_config *cfg)
 		log_error("FCGX_Init failed");
 		return 1;
 	}
-	m.main_fd = server_listen(m.cfg.listen, m.cfg.listen_backlog, m.cfg.socket_mode);
-	if (m.main_fd < 0) {
-		log_error("cannot listen on %s: %s", m.cfg.listen, strerror(errno));
-		return 1;
+	for (int k = 0; k < POOL_JOBS; k++) {
+		const char *addr = *pool_listen(&m.cfg, (enum pool_kind)k);
+		m.fds[k] = server_listen(addr, m.cfg.listen_backlog, m.cfg.socket_mode);
+		if (m.fds[k] < 0) {
+			log_error("cannot listen on %s: %s", addr, strerror(errno));
+			return 1;
+		}
 	}
-	m.password_fd = server_listen(m.cfg.password_listen, m.cfg.listen_backlog, m.cfg.socket_mode);
-	if (m.password_fd < 0) {
-		log_error("cannot listen on %s: %s", m.cfg.password_listen, strerror(errno));
-		return 1;
-	}
-	log_info("tollgate %s master started: main pool %d on %s, password pool %d on %s, jobs %d",
+	log_info("tollgate %s master started: main pool %d on %s, password pool %d on %s, chat pool %d on %s, jobs %d",
 		 TOLLGATE_VERSION, config_main_workers(&m.cfg), m.cfg.listen, m.cfg.password_workers,
-		 m.cfg.password_listen, m.cfg.jobs_workers);
+		 m.cfg.password_listen, m.cfg.chat_workers, m.cfg.chat_listen, m.cfg.jobs_workers);
 	spawn_generation(&m);
 
 	for (;;) {
@@ -312,12 +314,12 @@ int server_master(const char *config_path, struct tg_config *cfg)
 		}
 		restart_due(&m);
 	}
-	close(m.main_fd);
-	close(m.password_fd);
-	if (strchr(m.cfg.listen, '/'))
-		unlink(m.cfg.listen);
-	if (strchr(m.cfg.password_listen, '/'))
-		unlink(m.cfg.password_listen);
+	for (int k = 0; k < POOL_JOBS; k++) {
+		const char *addr = *pool_listen(&m.cfg, (enum pool_kind)k);
+		close(m.fds[k]);
+		if (strchr(addr, '/'))
+			unlink(addr);
+	}
 	log_info("stopped");
 	*cfg = m.cfg;
 	return 0;

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define CHAT_IDLE_DISCONNECT_US (30LL * 1000000)
+
 volatile sig_atomic_t server_stop_requested;
 
 static void on_stop(int sig)
@@ -141,28 +143,41 @@ static int read_body(FCGX_Request *r, struct http_req *req, long long max, bool 
 	return TG_OK;
 }
 
+static int fcgi_write(void *ctx, const char *data, size_t len)
+{
+	FCGX_Stream *out = ctx;
+	if (len && FCGX_PutStr(data, (int)len, out) < 0)
+		return -1;
+	return FCGX_FFlush(out);
+}
+
 static void serve_one(struct app *app, FCGX_Request *r)
 {
 	int64_t t0 = time_mono_us();
 	struct http_req req;
 	struct http_res res;
 	http_res_init(&res);
+	struct http_stream stream = {.write = fcgi_write, .ctx = r->out};
+	res.stream = &stream;
 	if (http_req_init(&req, app->arena, r->envp, app->cfg->trusted_proxies, app->cfg->json_max_depth) != TG_OK) {
 		FCGX_PutS("Status: 500 Internal Server Error\r\n\r\n", r->out);
 		return;
 	}
 	bool too_large = false;
-	if (read_body(r, &req, app->cfg->max_body_bytes, &too_large) != TG_OK)
+	long long limit = api_body_limit(app, &req);
+	if (read_body(r, &req, limit, &too_large) != TG_OK)
 		http_res_problem(&res, &req, 500, "internal", "Out of memory.");
 	else if (too_large) {
-		char *detail = arena_printf(app->arena, "The body is larger than %lld bytes.", app->cfg->max_body_bytes);
+		char *detail = arena_printf(app->arena, "The body is larger than %lld bytes.", limit);
 		http_res_problem(&res, &req, 413, "payload_too_large", detail);
 	} else
 		api_dispatch(app, &req, &res);
 
 	char *out;
 	size_t out_len;
-	if (http_res_serialize(&res, app->arena, req.request_id, &out, &out_len) == 0) {
+	if (res.streamed) {
+		/* the handler wrote it all */
+	} else if (http_res_serialize(&res, app->arena, req.request_id, &out, &out_len) == 0) {
 		if (req.method == HTTP_HEAD) {
 			char *end = strstr(out, "\r\n\r\n");
 			if (end)
@@ -188,7 +203,8 @@ int server_worker(const struct tg_config *cfg, enum pool_kind kind, int listen_f
 		return 1;
 	child_signals(&idle_mask);
 	struct app app;
-	if (server_app_init(&app, cfg, kind == POOL_PASSWORD ? "password" : "main") != TG_OK) {
+	static const char *const pools[] = {[POOL_MAIN] = "main", [POOL_PASSWORD] = "password", [POOL_CHAT] = "chat"};
+	if (server_app_init(&app, cfg, pools[kind]) != TG_OK) {
 		log_error("worker initialisation failed");
 		return 1;
 	}
@@ -199,12 +215,17 @@ int server_worker(const struct tg_config *cfg, enum pool_kind kind, int listen_f
 	}
 	long served = 0;
 	int accept_errors = 0;
+	int64_t idle_since = time_mono_us();
 	while (!server_stop_requested && (cfg->max_requests == 0 || served < cfg->max_requests)) {
 		struct pollfd pfd = {.fd = listen_fd, .events = POLLIN};
 		struct timespec tick = {.tv_sec = 1};
 		int pr = ppoll(&pfd, 1, &tick, &idle_mask);
 		if (server_stop_requested)
 			break;
+		/* A chat worker idle for a while gives its connection back: dozens of them must not hold
+		 * PostgreSQL's connections while nobody chats (README, sizing). */
+		if (kind == POOL_CHAT && time_mono_us() - idle_since > CHAT_IDLE_DISCONNECT_US && db_connected(app.db))
+			db_disconnect(app.db);
 		if (pr <= 0 || !(pfd.revents & POLLIN))
 			continue;
 		int rc = FCGX_Accept_r(&r);
@@ -221,6 +242,7 @@ int server_worker(const struct tg_config *cfg, enum pool_kind kind, int listen_f
 		FCGX_Finish_r(&r);
 		arena_reset(app.arena);
 		served++;
+		idle_since = time_mono_us();
 	}
 	FCGX_Free(&r, 1);
 	server_app_free(&app);

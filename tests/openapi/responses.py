@@ -17,7 +17,7 @@ Each response to an /api/ path is matched to its path template and method:
   - a documented path with another method: 405 method_not_allowed with Allow (OPTIONS: 204, the
     CORS preflight);
   - an unknown /api/ path: 404 not_found;
-  - nginx's own answers, possible on any request before it reaches tollgate (413, 429, 503), are
+  - nginx's own answers, possible on any request before it reaches tollgate (400, 413, 414, 429, 431, 501, 503, …), are
     accepted on the last two kinds as problem documents; on an operation they must be documented.
 Every error is a problem document (application/problem+json, components/schemas/Problem).
 Responses to other paths (static pages) are not the API's and are skipped.
@@ -39,7 +39,9 @@ sys.dont_write_bytecode = True  # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oas  # noqa: E402
 
-NGINX_STATUSES = {413, 429, 503}
+# nginx answers these itself (tollgate-api.conf turns each into a problem document) for requests it
+# refuses before a location runs: malformed paths and request lines, huge headers or URIs, a dead upstream
+NGINX_STATUSES = {400, 408, 411, 413, 414, 429, 431, 500, 501, 503, 505}
 MAX_REPORTED = 60
 
 

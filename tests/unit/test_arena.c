@@ -8,6 +8,17 @@
 #include "tollgate/arena.h"
 #include "tollgate/mem.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifdef TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 static int order[16];
 static int norder;
 
@@ -260,6 +271,43 @@ START_TEST(test_used_and_reuse_after_reset)
 }
 END_TEST
 
+/* Under ASan (make SANITIZE=1, make fuzz) the bytes just past an allocation, the unused rest of a
+ * block and everything after a reset are poisoned: an overflow from one arena string into the next
+ * is reported instead of passing silently. Without ASan there is nothing to check. */
+START_TEST(test_overflow_is_poisoned_under_asan)
+{
+#ifdef TEST_ASAN
+	struct arena *a = arena_new(256);
+	ck_assert_ptr_nonnull(a);
+	for (size_t size = 1; size <= 40; size++) {
+		char *p = arena_alloc(a, size);
+		ck_assert_ptr_nonnull(p);
+		ck_assert(!__asan_region_is_poisoned(p, size));
+		ck_assert(__asan_address_is_poisoned(p + size));
+		char *q = arena_alloc(a, 8); /* the next one starts past a redzone */
+		ck_assert_ptr_nonnull(q);
+		ck_assert(__asan_region_is_poisoned(p, (size_t)(q - p)) == p + size);
+	}
+	char *big = arena_alloc(a, 1000); /* a block of its own */
+	ck_assert_ptr_nonnull(big);
+	ck_assert(__asan_address_is_poisoned(big + 1000));
+	arena_destroy(a);
+
+	a = arena_new(256);
+	ck_assert_ptr_nonnull(a);
+	char *first = arena_strdup(a, "x"); /* in the first block, the one a reset keeps */
+	ck_assert_ptr_nonnull(first);
+	arena_reset(a);
+	ck_assert(__asan_address_is_poisoned(first));
+	char *again = arena_strdup(a, "abc");
+	ck_assert(again == first); /* handed out again */
+	ck_assert_str_eq(again, "abc");
+	ck_assert(__asan_address_is_poisoned(again + 4));
+	arena_destroy(a);
+#endif
+}
+END_TEST
+
 static Suite *arena_suite(void)
 {
 	Suite *s = suite_create("arena");
@@ -278,6 +326,7 @@ static Suite *arena_suite(void)
 	tcase_add_test(tc, test_cleanups_run_on_destroy);
 	tcase_add_test(tc, test_cleanup_releases_foreign_memory);
 	tcase_add_test(tc, test_used_and_reuse_after_reset);
+	tcase_add_test(tc, test_overflow_is_poisoned_under_asan);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -296,9 +296,9 @@ END_TEST
 
 /* ---- RFC 2047 headers ---- */
 
-/* Decodes one "=?UTF-8?B?...?=" word into out (appending at *o); checks its length and that it
- * holds whole UTF-8 characters. */
-static void decode_word(const char *w, size_t wl, unsigned char *out, size_t *o)
+/* Decodes one "=?UTF-8?B?...?=" word into out (appending at *o); checks its length and, when
+ * whole_chars, that it holds whole UTF-8 characters. */
+static void decode_word(const char *w, size_t wl, unsigned char *out, size_t *o, bool whole_chars)
 {
 	ck_assert_msg(wl <= 75, "encoded word of %zu characters (RFC 2047: at most 75)", wl);
 	ck_assert_msg(wl > 12 && !strncmp(w, "=?UTF-8?B?", 10) && !strncmp(w + wl - 2, "?=", 2),
@@ -313,12 +313,13 @@ static void decode_word(const char *w, size_t wl, unsigned char *out, size_t *o)
 	ck_assert_int_ge(n, 0);
 	size_t pad = (bl && b[bl - 1] == '=') + (bl > 1 && b[bl - 2] == '=');
 	size_t got = (size_t)n - pad;
-	ck_assert_msg(utf8_valid(out + *o, got), "encoded word splits a UTF-8 character: %.*s", (int)wl, w);
+	ck_assert_msg(!whole_chars || utf8_valid(out + *o, got), "encoded word splits a UTF-8 character: %.*s", (int)wl, w);
 	*o += got;
 }
 
-/* Decodes a whole encoded header value (words separated by CRLF SPACE) and returns the text. */
-static char *decode_header(const char *enc)
+/* Decodes a whole encoded header value (words separated by CRLF SPACE) and returns the text;
+ * with whole_chars, each word must hold whole UTF-8 characters. */
+static char *decode_words(const char *enc, bool whole_chars)
 {
 	unsigned char *out = arena_alloc(A, strlen(enc) + 1);
 	size_t o = 0;
@@ -326,13 +327,18 @@ static char *decode_header(const char *enc)
 	for (;;) {
 		const char *sep = strstr(p, "\r\n ");
 		size_t wl = sep ? (size_t)(sep - p) : strlen(p);
-		decode_word(p, wl, out, &o);
+		decode_word(p, wl, out, &o, whole_chars);
 		if (!sep)
 			break;
 		p = sep + 3;
 	}
 	out[o] = '\0';
 	return (char *)out;
+}
+
+static char *decode_header(const char *enc)
+{
+	return decode_words(enc, true);
 }
 
 START_TEST(test_header_ascii_unchanged)
@@ -386,6 +392,35 @@ START_TEST(test_header_injection_is_encoded)
 			ck_assert_msg(p[0] == '\r' && p[1] == '\n' && p[2] == ' ', "raw line break in %s", e);
 	ck_assert_str_eq(decode_header(e), evil);
 	ck_assert_str_eq(decode_header(mail_encode_header(A, "a\x01z")), "a\x01z");
+}
+END_TEST
+
+/* Found by fuzz_mime (tests/fuzz/crashers/mime/): a value that is not UTF-8, such as a run of
+ * continuation bytes, gave NULL; the chunking looked back for a character start without bound and
+ * shrank each word to nothing. Such a value is still encoded, whole, in words of normal size. */
+START_TEST(test_header_not_utf8_still_encoded)
+{
+	static const char *const units[] = {"\x86", "\xC3\x80\x80\x80\x80\x80\x80", "Caf\xE9 ", "\xF0\x9F\x98"};
+	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+		for (size_t shift = 0; shift <= 3; shift++) {
+			char *in = arena_printf(A, "%s%s", repeat("x", shift), repeat(units[u], 300 / strlen(units[u])));
+			char *e = mail_encode_header(A, in);
+			ck_assert_msg(e != NULL, "unit %zu shift %zu: not encoded", u, shift);
+			ck_assert_str_eq(decode_words(e, false), in); /* not UTF-8: no whole characters to keep */
+			size_t line = 9; /* "Subject: " */
+			for (const char *p = e; *p; p++) {
+				if (*p == '\r') {
+					ck_assert(p[1] == '\n' && p[2] == ' ');
+					line = 0;
+					p++;
+					continue;
+				}
+				ck_assert_msg(++line <= 76, "unit %zu shift %zu: a line over 76 characters", u, shift);
+			}
+			/* words of normal size: at most one per 36 bytes of input, plus the last */
+			ck_assert_uint_le(count_of(e, "=?UTF-8?B?"), strlen(in) / 36 + 1);
+		}
+	}
 }
 END_TEST
 
@@ -795,6 +830,7 @@ static Suite *mail_suite(void)
 	tcase_add_test(tc, test_header_ascii_unchanged);
 	tcase_add_test(tc, test_header_utf8_words);
 	tcase_add_test(tc, test_header_injection_is_encoded);
+	tcase_add_test(tc, test_header_not_utf8_still_encoded);
 	tcase_add_test(tc, test_qp_simple);
 	tcase_add_test(tc, test_qp_trailing_white_space);
 	tcase_add_test(tc, test_qp_long_lines);

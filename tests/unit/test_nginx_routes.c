@@ -387,6 +387,19 @@ static void teardown(void)
 
 /* ---- the route table against the locations ------------------------------------------------ */
 
+/* Whether location d sets directive name to value. */
+static bool loc_has(const struct ngx_dir *d, const char *name, const char *value)
+{
+	if (!d->block)
+		return false;
+	for (size_t i = 0; i < d->block->n; i++) {
+		const struct ngx_dir *x = &d->block->dirs[i];
+		if (x->nargs >= 1 && !strcmp(x->name, name) && !strcmp(x->args[0], value))
+			return true;
+	}
+	return false;
+}
+
 static const char *const sites[] = {"nginx/tollgate.conf", "nginx/dev.conf.template"};
 
 /* Each route as nginx routes it in each site: FastCGI, the right pool, the limit iff flagged. */
@@ -405,9 +418,16 @@ START_TEST(every_route_reaches_its_pool_and_limit)
 		ck_assert_msg(pool != NULL, "%s: %s lands in a location without fastcgi_pass (line %d)", sites[_i], path,
 			      loc->line);
 		bool want_pw = r[i].flags & ROUTE_PASSWORD, want_lim = r[i].flags & ROUTE_CREDENTIAL;
-		ck_assert_msg(!strcmp(pool, want_pw ? "tollgate_password" : "tollgate_main"),
-			      "%s: %s goes to %s, its flags say %s", sites[_i], path, pool,
-			      want_pw ? "tollgate_password (ROUTE_PASSWORD)" : "tollgate_main");
+		bool want_chat = r[i].flags & ROUTE_CHAT;
+		const char *want_pool = want_pw ? "tollgate_password" : want_chat ? "tollgate_chat" : "tollgate_main";
+		ck_assert_msg(!strcmp(pool, want_pool), "%s: %s goes to %s, its flags say %s", sites[_i], path, pool,
+			      want_pool);
+		/* a chat streams: nginx must pass each event on as it comes */
+		ck_assert_msg(want_chat == loc_has(loc, "fastcgi_buffering", "off"),
+			      "%s: %s: fastcgi_buffering off must be set exactly for ROUTE_CHAT routes", sites[_i], path);
+		/* ROUTE_LARGE_BODY routes take 2 MiB; nginx must let such a body through */
+		ck_assert_msg(!(r[i].flags & ROUTE_LARGE_BODY) || loc_has(loc, "client_max_body_size", "2m"),
+			      "%s: %s takes large bodies (ROUTE_LARGE_BODY) but its location keeps nginx's 1m", sites[_i], path);
 		ck_assert_msg(loc_limited(loc) == want_lim, "%s: %s is %s per IP, its flags say %s", sites[_i], path,
 			      loc_limited(loc) ? "limited" : "not limited",
 			      want_lim ? "ROUTE_CREDENTIAL" : "no ROUTE_CREDENTIAL");

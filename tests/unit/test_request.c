@@ -586,6 +586,7 @@ START_TEST(test_json_invalid_utf8)
 }
 END_TEST
 
+
 static Suite *request_suite(void)
 {
 	Suite *s = suite_create("request");
