@@ -260,19 +260,39 @@ test('the chat explains that the model service is down, and keeps the message', 
   }
 });
 
+/**
+ * Make the model's streamed replies slow (a word every 200-400 ms) or fast again.
+ * Resolves false when the stand-in cannot (no /_control/stream).
+ */
+async function setSlowStream(slow) {
+  if (await isMock()) {
+    const b = await browser();
+    const ctx = await b.newContext({ ignoreHTTPSErrors: true });
+    try {
+      const res = await ctx.request.post(url('/__mock/llm'), { data: { delay_ms: slow ? 400 : 40 }, timeout: STEP_TIMEOUT });
+      return res.status() === 200;
+    } finally {
+      await ctx.close();
+    }
+  }
+  if (!LITELLM) return false;
+  const res = await fetch(`${LITELLM}/_control/stream`, slow
+    ? { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ chunks: 60, chunk_delay_ms: 200 }),
+      signal: AbortSignal.timeout(STEP_TIMEOUT) }
+    : { method: 'DELETE', signal: AbortSignal.timeout(STEP_TIMEOUT) });
+  return res.ok;
+}
+
 test('the stop button ends a streamed reply and keeps what came', { timeout: TEST_TIMEOUT }, async (t) => {
-  if (!(await isMock())) {
-    t.skip('needs a slow stream (the mock\'s /__mock/llm delay)');
+  if (!(await setSlowStream(true))) {
+    t.skip('the LiteLLM stand-in has no slow stream (POST /_control/stream)');
     return;
   }
   const page = await newPage();
-  const b = await browser();
-  const ctl = await b.newContext({ ignoreHTTPSErrors: true });
   try {
     await registered(page, 'stop');
     const models = await pageApi(page, '/api/models');
     const agent = await pageApi(page, '/api/agents', { method: 'POST', body: { name: 'Slow', model: models.items[0].id } });
-    await ctl.request.post(url('/__mock/llm'), { data: { delay_ms: 400 } });
     await page.goto(url(`/chat?agent=${agent.id}`));
     await page.locator('#content').waitFor();
     await page.getByLabel('Message', { exact: true }).fill('Tell me a long story');
@@ -288,10 +308,20 @@ test('the stop button ends a streamed reply and keeps what came', { timeout: TES
     await meta.filter({ hasText: /^Stopped/ }).waitFor();
     await page.getByRole('button', { name: 'Send' }).waitFor();
     assert.ok((await page.locator('.message-assistant .message-body').innerText()).trim().length > 0, 'the partial reply stays');
+    // the conversation keeps what was produced before the stop (stored once the server sees the
+    // dropped stream, at its next chunk)
+    let kept = false;
+    for (let i = 0; i < 10 && !kept; i++) {
+      await page.waitForTimeout(500);
+      await page.reload();
+      await page.locator('#content').waitFor();
+      await page.locator('#messages .message-user').first().waitFor();
+      kept = (await page.locator('.message-assistant .message-body').filter({ hasText: /\S/ }).count()) > 0;
+    }
+    assert.ok(kept, 'the stopped reply was kept in the conversation');
     assertNoProblems(page, assert);
   } finally {
-    await ctl.request.post(url('/__mock/llm'), { data: { delay_ms: 40 } }).catch(() => {});
-    await ctl.close();
+    await setSlowStream(false).catch(() => {});
     await closePage(page);
   }
 });
