@@ -30,7 +30,8 @@ function renderChecklist() {
     agent: facts.agents > 0,
     chat: facts.chats > 0,
   };
-  // Until the counts are known, say nothing rather than show a wrong list.
+  // Until the counts are known the steps stay unticked (the card is shown from the
+  // start, so the page does not jump when they arrive; it goes once all are done).
   if (facts.projects === null) return;
   let done = 0;
   for (const [step, ok] of Object.entries(steps)) {

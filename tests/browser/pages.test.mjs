@@ -90,6 +90,22 @@ for (const width of [375, 1280]) {
         assert.deepEqual(nav, SHELL_NAV, `${path}: the app shell's sidebar`);
         assert.equal(await page.locator('#app-sidebar a[aria-current="page"]').count(), path === '/notifications' ? 0 : 1,
           `${path}: one sidebar link marks the current section`);
+        // The shell has its room before the script fills it in (name, bell count, upgrade link):
+        // nothing in the top bar or the sidebar moves while the page loads.
+        const shifted = await page.evaluate(() => new Promise((resolve) => {
+          new PerformanceObserver((list) => {
+            const moved = [];
+            for (const e of list.getEntries()) {
+              for (const src of e.sources || []) {
+                const n = src.node;
+                if (n && n.closest && n.closest('.app-topbar, .app-sidebar')) moved.push(n.id || n.className || n.nodeName);
+              }
+            }
+            resolve(moved);
+          }).observe({ type: 'layout-shift', buffered: true });
+          setTimeout(() => resolve([]), 500);
+        }));
+        assert.deepEqual(shifted, [], `${path}: the app shell moved while loading`);
       }
       assertNoProblems(page, assert);
     } finally {

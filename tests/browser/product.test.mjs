@@ -386,3 +386,29 @@ test('the app shell at 375 px: a drawer with the sidebar, the account menu, no h
     await closePage(page);
   }
 });
+
+test('a signed-in page says so when the API is down, and recovers with "Try again"', { timeout: TEST_TIMEOUT }, async () => {
+  const page = await newPage();
+  try {
+    await registered(page, 'apidown');
+    // nginx with no backend: 502 with an HTML page
+    await page.route('**/api/**', (route) => route.fulfill({
+      status: 502, contentType: 'text/html', body: '<html><body>502 Bad Gateway</body></html>',
+    }));
+    for (const path of ['/projects', '/chat', '/usage']) {
+      await page.goto(url(path));
+      const status = page.locator('#page-status');
+      await status.filter({ hasText: /unavailable/i }).waitFor();
+      await status.getByRole('button', { name: 'Try again' }).waitFor();
+      assert.equal(await page.locator('#content').isVisible(), false, `${path}: no half-loaded content`);
+    }
+    await page.unroute('**/api/**');
+    await page.locator('#page-status').getByRole('button', { name: 'Try again' }).click();
+    await page.locator('#content').waitFor();
+    await page.locator('.usage-meter[data-metric="projects"]').waitFor();
+    page.problems = page.problems.filter((p) => !/status of 502/.test(p));
+    assertNoProblems(page, assert);
+  } finally {
+    await closePage(page);
+  }
+});
