@@ -5,7 +5,7 @@ import { api, onUserChange } from './api.js';
 import { $, el, formatDate, handleAuthLoss, setPageStatus, withBusy } from './page.js';
 import { loadUsage, startShell } from './shell.js';
 import { METRICS, periodText, usageMeter } from './ui.js';
-import { STATUS_LABELS, currentPlanCode, planLabel } from './billing-common.js';
+import { STATUS_LABELS, planLabel } from './billing-common.js';
 
 const RECENT = 5;
 const facts = { verified: false, projects: null, documents: null, agents: null, chats: null };
@@ -71,7 +71,6 @@ async function renderPlan(user) {
   try {
     const sub = await api('/api/billing/subscription');
     const status = (sub && sub.status) || 'none';
-    $('#plan-name').textContent = planLabel(status === 'none' ? currentPlanCode(sub) : (sub.plan || user.plan));
     const badge = $('#plan-status');
     if (status !== 'none') {
       const cls = status === 'past_due' || status === 'unpaid' ? 'badge-danger'

@@ -17,7 +17,9 @@ const PURIFY = {
     'ul', 'ol', 'li', 'a', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'table', 'thead', 'tbody', 'tr', 'th', 'td',
     'input', 'span'],
   ALLOWED_ATTR: ['href', 'title', 'type', 'checked', 'disabled', 'start', 'align'],
-  ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|\/(?!\/)|#)/i,
+  // DOMPurify's own rule with fewer schemes: http(s) and mailto, or no scheme at all.
+  // (It is checked against every attribute value, so it must let "checkbox" through.)
+  ALLOWED_URI_REGEXP: /^(?:(?:https?|mailto):|[^a-z]|[a-z+.-]+(?:[^a-z+.\-:]|$))/i,
   FORBID_ATTR: ['style', 'id', 'name', 'class'],
   RETURN_DOM_FRAGMENT: true,
 };
@@ -29,7 +31,7 @@ function hookLinks() {
   DOMPurify.addHook('afterSanitizeAttributes', (node) => {
     if (node.tagName === 'A') {
       const href = node.getAttribute('href') || '';
-      if (/^https?:/i.test(href)) {
+      if (/^(?:https?:)?\/\//i.test(href)) {
         node.setAttribute('rel', 'noopener noreferrer nofollow');
         node.setAttribute('target', '_blank');
       }

@@ -42,7 +42,11 @@ export function openDialog(dialog, { focus = null } = {}) {
   if (!target) target = dialog.querySelector('input:not([type="hidden"]), select, textarea, button');
   if (target) target.focus();
   dialog.addEventListener('close', () => {
-    if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
+    // Back to the opener, unless the page has already put the focus somewhere on purpose
+    // (e.g. on the item the dialog just created).
+    const now = document.activeElement;
+    const free = !now || now === document.body || dialog.contains(now);
+    if (free && opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
   }, { once: true });
 }
 
