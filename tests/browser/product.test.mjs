@@ -376,6 +376,17 @@ test('the app shell at 375 px: a drawer with the sidebar, the account menu, no h
 
     // the bell links to the notifications and says how many are unread
     assert.match(await page.locator('#bell').getAttribute('aria-label'), /^Notifications/);
+
+    // tablets: the sidebar is back, and the top bar stays one line
+    for (const width of [768, 1024]) {
+      await page.setViewportSize({ width, height: 900 });
+      await drawer.getByRole('link', { name: 'Projects' }).waitFor();
+      assert.equal(await menu.isVisible(), false, `${width} px: no "Menu" button`);
+      const bar = await page.locator('.app-topbar').boundingBox();
+      assert.ok(bar.height <= 64, `${width} px: the top bar is one line (${bar.height} px high)`);
+      assert.ok(await scrollWidth(page) <= width, `${width} px: no horizontal scrolling`);
+    }
+    await page.setViewportSize({ width: 375, height: 812 });
     for (const path of ['/app', '/projects', '/chat', '/usage']) {
       await page.goto(url(path));
       await page.locator('#content').waitFor();
