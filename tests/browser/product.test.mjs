@@ -8,6 +8,7 @@
 // chat; TG_LITELLM_URL (from stack.env) lets the tests take it down. Against
 // tests/browser/mock/server.mjs the mock's /__mock/ controls do the same.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, test } from 'node:test';
 import {
   STEP_TIMEOUT, TEST_TIMEOUT, assertNoProblems, browser, closeBrowser, closePage, isMock, newPage, newUser,
@@ -17,6 +18,8 @@ import {
 after(closeBrowser);
 
 const LITELLM = (process.env.TG_LITELLM_URL || '').replace(/\/+$/, '');
+const STACK_DIR = process.env.TG_STACK_DIR || '';
+const REPO = process.env.TG_REPO || '';
 const REPLY_TIMEOUT = 30_000;
 
 const DOCUMENT = [
@@ -45,6 +48,33 @@ async function meterText(page, metric) {
 }
 
 const usedOf = (text) => Number(String(text).split(/\s/)[0].replace(/[^\d]/g, ''));
+
+/**
+ * Set the free plan's monthly token allowance (null: unlimited) and resolve the one it had:
+ * in the test database through `scripts/stack psql` (the browser tests run one file at a
+ * time, and the caller puts the old value back), or through the mock's /__mock/limits.
+ */
+async function setFreeTokenLimit(limit) {
+  if (await isMock()) {
+    const b = await browser();
+    const ctx = await b.newContext({ ignoreHTTPSErrors: true });
+    try {
+      const res = await ctx.request.post(url('/__mock/limits'), { data: { plan: 'free', limits: { monthly_tokens: limit } } });
+      assert.equal(res.status(), 200, 'mock limits control');
+    } finally {
+      await ctx.close();
+    }
+    return 100000;
+  }
+  assert.ok(STACK_DIR && REPO, 'TG_STACK_DIR and TG_REPO are set (scripts/run-tests exports stack.env)');
+  const value = limit === null ? 'NULL' : String(Math.trunc(limit));
+  const out = execFileSync(`${REPO}/scripts/stack`, ['psql', STACK_DIR, '-qtAc',
+    `WITH old AS (SELECT limit_monthly_tokens AS v FROM plans WHERE code = 'free')
+     UPDATE plans SET limit_monthly_tokens = ${value} WHERE code = 'free' RETURNING (SELECT v FROM old)`],
+  { encoding: 'utf8', timeout: STEP_TIMEOUT }).trim().split('\n')[0];
+  assert.match(out, /^(\d+)?$/, `the free plan's token limit was "${out}"`);
+  return out === '' ? null : Number(out);
+}
 
 /** Take the model service down (or bring it back) for the stack under test. */
 async function setLlmDown(down) {
@@ -282,6 +312,35 @@ async function setSlowStream(slow) {
     : { method: 'DELETE', signal: AbortSignal.timeout(STEP_TIMEOUT) });
   return res.ok;
 }
+
+test('a chat past the token allowance is refused with the way to upgrade, and nothing is kept', { timeout: TEST_TIMEOUT }, async () => {
+  const page = await newPage();
+  let old;
+  try {
+    await registered(page, 'tokens');
+    const models = await pageApi(page, '/api/models');
+    const agent = await pageApi(page, '/api/agents', { method: 'POST', body: { name: 'Frugal', model: models.items[0].id } });
+    assert.ok(agent.id, JSON.stringify(agent));
+    old = await setFreeTokenLimit(10);
+    await page.goto(url(`/chat?agent=${agent.id}`));
+    await page.locator('#content').waitFor();
+    await page.locator('#upgrade-link').waitFor();
+    const input = page.getByLabel('Message', { exact: true });
+    await input.fill('Please write a long answer about refunds');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const notice = page.locator('#chat-error .notice-quota');
+    await notice.waitFor({ timeout: REPLY_TIMEOUT });
+    assert.match(await notice.innerText(), /tokens your plan includes/);
+    assert.equal(await notice.getByRole('link', { name: /upgrade/i }).getAttribute('href'), '/pricing');
+    assert.equal(await input.inputValue(), 'Please write a long answer about refunds', 'the message is back in the box');
+    assert.equal(await page.locator('#messages .message').count(), 0, 'no message was kept');
+    assert.equal(await page.locator('#conversation-list a').count(), 0, 'no conversation was started');
+    assertNoProblems(page, assert);
+  } finally {
+    if (old !== undefined) await setFreeTokenLimit(old);
+    await closePage(page);
+  }
+});
 
 test('the stop button ends a streamed reply and keeps what came', { timeout: TEST_TIMEOUT }, async (t) => {
   if (!(await setSlowStream(true))) {
