@@ -138,12 +138,14 @@ int configured_children(pid_t master)
 		const char *m = strstr(line, "master started: main pool ");
 		if (!m)
 			continue;
-		int main_n = 0, pw = 0, jobs = 0;
+		int main_n = 0, pw = 0, chat = 0, jobs = 0;
 		const char *p2 = strstr(m, "password pool ");
+		const char *c = strstr(m, "chat pool ");
 		const char *j = strstr(m, ", jobs ");
 		if (sscanf(m, "master started: main pool %d", &main_n) == 1 && p2 &&
-		    sscanf(p2, "password pool %d", &pw) == 1 && j && sscanf(j, ", jobs %d", &jobs) == 1)
-			total = main_n + pw + jobs; /* the last start line of this pid wins */
+		    sscanf(p2, "password pool %d", &pw) == 1 && c && sscanf(c, "chat pool %d", &chat) == 1 && j &&
+		    sscanf(j, ", jobs %d", &jobs) == 1)
+			total = main_n + pw + chat + jobs; /* the last start line of this pid wins */
 	}
 	free(line);
 	fclose(f);
