@@ -178,6 +178,15 @@ async function openConversation(id) {
   clearError();
   try {
     const conv = await api(`/api/conversations/${encodeURIComponent(id)}`);
+    // A link may name another agent than the conversation's: the conversation wins.
+    if (conv.agent_id && (!state.agent || state.agent.id !== conv.agent_id)) {
+      const owner = state.agents.find((a) => a.id === conv.agent_id);
+      if (owner) {
+        state.agent = owner;
+        agentSelect.value = owner.id;
+        loadConversations(true);
+      }
+    }
     state.conversationId = conv.id;
     setTitle(conv.title || 'Conversation');
     showMessages(conv.messages || []);
