@@ -42,8 +42,6 @@ void account_user_from_row(const PGresult *r, int row, int col0, struct account_
 /* A new User JSON object (caller owns it). */
 json_object *account_user_json(const struct account_user *u);
 
-/* Whether registration is open (the settings table; the config can close it too). */
-int account_registration_open(struct db *db, bool *open);
 /* Creates the user and its first session. TG_ECONFLICT when the email is taken. */
 int account_register(struct db *db, struct arena *a, const char *email, const char *name, const char *hash,
 		     int refresh_ttl, const struct account_client *cl, struct account_user *u,

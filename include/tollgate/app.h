@@ -25,6 +25,7 @@ struct app {
 	time_t started_at;
 	const char *pool;           /* "main", "password" or "jobs" */
 	struct auth_state *auth;    /* password hashing scratch, JWT key */
+	struct settings_cache *settings; /* the operators' settings, kept fresh by NOTIFY */
 };
 
 /* Creates the process's router and area state. Returns TG_OK or a status. */

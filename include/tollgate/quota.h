@@ -50,6 +50,10 @@ int quota_reserve_tokens(const struct quota_ctx *q, long long tokens, const char
  * notices the new total reaches. Unknown (expired, settled) reservations settle nothing. */
 int quota_settle_tokens(const struct quota_ctx *q, const char *reservation, long long used_tokens);
 
+/* Where the current period's tokens stand (used + reserved, and the limit), for a refusal that
+ * came from elsewhere (LiteLLM's budget). */
+int quota_tokens_state(const struct quota_ctx *q, struct quota_refusal *out);
+
 /* GET /api/usage: {period, plan, metrics, warnings}. */
 int quota_usage_json(struct db *db, struct arena *a, const char *user_id, json_object **out);
 

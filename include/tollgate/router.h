@@ -17,6 +17,7 @@ enum route_flags {
 	ROUTE_BODY_OPTIONAL = 1 << 4, /* with ROUTE_BODY: an empty body is accepted */
 	ROUTE_LARGE_BODY = 1 << 7, /* bodies up to API_LARGE_BODY_BYTES (documents); nginx allows as much */
 	ROUTE_CHAT = 1 << 8,     /* a chat: nginx sends it to the chat pool, unbuffered */
+	ROUTE_ANYTIME = 1 << 9,  /* answers in maintenance mode too (health, sign-in, webhooks) */
 	ROUTE_PASSWORD = 1 << 5, /* checks a password (bcrypt): nginx sends it to the password pool */
 	ROUTE_CREDENTIAL = 1 << 6, /* takes or issues credentials: nginx limits it per client address */
 };

@@ -7,6 +7,7 @@
 #include "tollgate/mail.h"
 #include "tollgate/password.h"
 #include "tollgate/session.h"
+#include "tollgate/settings.h"
 #include "tollgate/status.h"
 
 #include <stdio.h>
@@ -54,11 +55,11 @@ static bool body_mode_of(const struct valid_value *v, bool dflt_body)
 HANDLER(api_register)
 {
 	const struct valid_value *v = req->values;
-	bool open = app->cfg->registration_open;
-	int rc = open ? account_registration_open(app->db, &open) : TG_OK;
+	const struct settings *st;
+	int rc = settings_get(app->settings, &st);
 	if (rc != TG_OK)
 		return api_fail(res, req, rc);
-	if (!open)
+	if (!app->cfg->registration_open || !st->registration_open)
 		return http_res_problem(res, req, 403, "registration_closed", "Registration is currently closed.");
 	const char *email = v[REG_EMAIL].str, *password = v[REG_PASSWORD].str;
 	const char *why = password_check_rules(password, email);

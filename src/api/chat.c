@@ -207,25 +207,26 @@ HANDLER(api_chat)
 	struct quota_refusal refusal = {QUOTA_TOKENS, 0, 0};
 	char *key;
 	rc = litellm_chat_key(app->db, req->arena, cfg, (long)cfg->outbound_deadline * 1000, req->user_id, &key);
-	if (rc == TG_ENOTFOUND) /* the plan has no model: no allowance */
+	if (rc == TG_ENOTFOUND) { /* the plan has no model: no allowance */
+		quota_tokens_state(&q, &refusal);
 		return refused(res, req, TG_ELIMIT, NULL, &refusal);
+	}
 	if (rc != TG_OK)
 		return refused(res, req, rc == TG_EUPSTREAM ? TG_EUNAVAIL : rc, NULL, NULL);
 
 	json_object *passages = NULL, *history = NULL;
-	if (agent.project_id &&
-	    (rc = product_chat_passages(app->db, req->arena, agent.project_id, content, cfg->chat_sources, &passages)) != TG_OK)
+	if (!agent.project_id)
+		passages = json_object_new_array(); /* an agent without a project cites nothing */
+	else if ((rc = product_chat_passages(app->db, req->arena, agent.project_id, content, cfg->chat_sources,
+					     &passages)) != TG_OK)
 		return api_fail(res, req, rc);
 	arena_own_json(req->arena, passages);
 	if (conversation && (rc = product_chat_history(app->db, req->arena, conversation, CHAT_HISTORY_ROWS, &history)) != TG_OK)
 		return api_fail(res, req, rc);
 	arena_own_json(req->arena, history);
 	long long prompt_tokens;
-	json_object *msgs = arena_own_json(req->arena, build_prompt(req->arena, &agent, passages ? passages : NULL,
-								     history, content, cfg->chat_context_tokens,
-								     &prompt_tokens));
-	if (!passages)
-		passages = arena_own_json(req->arena, json_object_new_array());
+	json_object *msgs = arena_own_json(req->arena, build_prompt(req->arena, &agent, passages, history, content,
+								     cfg->chat_context_tokens, &prompt_tokens));
 	const char *reservation;
 	rc = quota_reserve_tokens(&q, prompt_tokens + cfg->chat_max_tokens, &reservation, &refusal);
 	if (rc != TG_OK)
@@ -253,6 +254,8 @@ HANDLER(api_chat)
 	if (!answered && !st.started) {
 		/* nothing came back: nothing stored, the reservation given back */
 		quota_settle_tokens(&q, reservation, 0);
+		if (rc == TG_ELIMIT) /* LiteLLM's budget: say where the plan's tokens stand */
+			quota_tokens_state(&q, &refusal);
 		return refused(res, req, rc, &err, &refusal);
 	}
 	/* What was produced is kept and counted, even when the stream broke or the client left. */

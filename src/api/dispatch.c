@@ -3,6 +3,7 @@
 #include "tollgate/arena.h"
 #include "tollgate/config.h"
 #include "tollgate/log.h"
+#include "tollgate/settings.h"
 #include "tollgate/status.h"
 #include "tollgate/valid.h"
 
@@ -139,6 +140,20 @@ static bool check_body(struct http_req *req, struct http_res *res, unsigned flag
 	return true;
 }
 
+/* Maintenance mode: everyone but an admin gets 503 maintenance, except on ROUTE_ANYTIME routes.
+ * The settings come from the worker's cache (no query). False when answered. */
+static bool maintenance_allows(struct app *app, struct http_req *req, struct http_res *res, const struct route *route)
+{
+	const struct settings *st;
+	if ((route->flags & ROUTE_ANYTIME) || settings_get(app->settings, &st) != TG_OK || !st->maintenance_mode)
+		return true;
+	if (req->authorization && api_authenticate(app, req) == TG_OK && app->me && !strcmp(app->me->role, "admin"))
+		return true;
+	http_res_header(res, req->arena, "Retry-After", "120");
+	http_res_problem(res, req, 503, "maintenance", "We are doing maintenance; please try again in a few minutes.");
+	return false;
+}
+
 /* Matches req's route once (the body limit needs it before the body is read). */
 static enum router_result route_of(struct app *app, struct http_req *req)
 {
@@ -179,6 +194,8 @@ void api_dispatch(struct app *app, struct http_req *req, struct http_res *res)
 	case ROUTER_FOUND:
 		break;
 	}
+	if (!maintenance_allows(app, req, res, route))
+		return;
 	if (route->flags & (ROUTE_USER | ROUTE_ADMIN)) {
 		api_no_store(res, req);
 		int rc = api_authenticate(app, req);
@@ -188,6 +205,13 @@ void api_dispatch(struct app *app, struct http_req *req, struct http_res *res)
 		}
 		if ((route->flags & ROUTE_ADMIN) && (!req->user_role || strcmp(req->user_role, "admin"))) {
 			http_res_problem(res, req, 403, "forbidden", "This endpoint is for administrators.");
+			return;
+		}
+		const struct settings *st;
+		if ((route->flags & ROUTE_ADMIN) && settings_get(app->settings, &st) == TG_OK && st->admin_mfa_required &&
+		    !app->me->mfa_enabled) {
+			http_res_problem(res, req, 403, "mfa_required",
+					 "Administrators must turn on two-factor sign-in to use the admin routes.");
 			return;
 		}
 	}

@@ -45,6 +45,11 @@ FIELDS(api_notifications_fields);
 FIELDS(api_list_fields);
 FIELDS(api_checkout_fields);
 
+/* The route tables of the admin API (admin_*.c), listed in routes.c. */
+extern const struct route api_admin_users_routes[];
+extern const struct route api_admin_billing_routes[];
+extern const struct route api_admin_ops_routes[];
+
 /* health.c */
 HANDLER(api_health);
 HANDLER(api_ready);

@@ -2,16 +2,18 @@
  * know of it (ROUTE_PASSWORD, ROUTE_CREDENTIAL); tests/unit/test_nginx_routes.c keeps the two in
  * step. */
 #include "handlers.h"
+#include "tollgate/mem.h"
+#include "tollgate/settings.h"
 #include "tollgate/status.h"
 
-static const struct route routes[] = {
-	{HTTP_GET, "/api/health", ROUTE_PUBLIC, api_health, NULL},
-	{HTTP_GET, "/api/ready", ROUTE_PUBLIC, api_ready, NULL},
+static const struct route core_routes[] = {
+	{HTTP_GET, "/api/health", ROUTE_PUBLIC | ROUTE_ANYTIME, api_health, NULL},
+	{HTTP_GET, "/api/ready", ROUTE_PUBLIC | ROUTE_ANYTIME, api_ready, NULL},
 
 	{HTTP_POST, "/api/auth/register", ROUTE_BODY | ROUTE_PASSWORD | ROUTE_CREDENTIAL, api_register, api_register_fields},
-	{HTTP_POST, "/api/auth/login", ROUTE_BODY | ROUTE_PASSWORD | ROUTE_CREDENTIAL, api_login, api_login_fields},
-	{HTTP_POST, "/api/auth/refresh", ROUTE_BODY | ROUTE_BODY_OPTIONAL | ROUTE_CREDENTIAL, api_refresh, api_refresh_fields},
-	{HTTP_POST, "/api/auth/logout", ROUTE_BODY | ROUTE_BODY_OPTIONAL | ROUTE_CREDENTIAL, api_logout, api_logout_fields},
+	{HTTP_POST, "/api/auth/login", ROUTE_BODY | ROUTE_PASSWORD | ROUTE_CREDENTIAL | ROUTE_ANYTIME, api_login, api_login_fields},
+	{HTTP_POST, "/api/auth/refresh", ROUTE_BODY | ROUTE_BODY_OPTIONAL | ROUTE_CREDENTIAL | ROUTE_ANYTIME, api_refresh, api_refresh_fields},
+	{HTTP_POST, "/api/auth/logout", ROUTE_BODY | ROUTE_BODY_OPTIONAL | ROUTE_CREDENTIAL | ROUTE_ANYTIME, api_logout, api_logout_fields},
 	{HTTP_POST, "/api/auth/logout-all", ROUTE_USER, api_logout_all, NULL},
 	{HTTP_GET, "/api/auth/me", ROUTE_USER, api_me, NULL},
 	{HTTP_GET, "/api/auth/sessions", ROUTE_USER, api_sessions_list, api_list_fields},
@@ -57,13 +59,31 @@ static const struct route routes[] = {
 	{HTTP_GET, "/api/conversations/{id}", ROUTE_USER, api_conversation_get, NULL},
 	{HTTP_DELETE, "/api/conversations/{id}", ROUTE_USER, api_conversation_delete, NULL},
 
-	{HTTP_POST, "/api/webhooks/stripe", ROUTE_BODY | ROUTE_RAW, api_stripe_webhook, NULL},
+	{HTTP_POST, "/api/webhooks/stripe", ROUTE_BODY | ROUTE_RAW | ROUTE_ANYTIME, api_stripe_webhook, NULL},
+	{0},
 };
+
+/* Every table of routes, each in the file of its handlers and ending with an entry without a
+ * pattern. */
+static const struct route *const tables[] = {core_routes, api_admin_users_routes, api_admin_billing_routes,
+					     api_admin_ops_routes};
 
 const struct route *api_routes(size_t *n)
 {
-	*n = sizeof(routes) / sizeof(routes[0]);
-	return routes;
+	static struct route *all;
+	static size_t count;
+	if (!all) {
+		for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+			for (const struct route *r = tables[t]; r->pattern; r++)
+				count++;
+		all = mem_calloc(count ? count : 1, sizeof(*all));
+		size_t i = 0;
+		for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+			for (const struct route *r = tables[t]; r->pattern; r++)
+				all[i++] = *r;
+	}
+	*n = count;
+	return all;
 }
 
 int api_init(struct app *app)
@@ -73,11 +93,14 @@ int api_init(struct app *app)
 	app->router = router_new(table, n);
 	if (!app->router)
 		return TG_ENOMEM;
+	app->settings = settings_cache_new(app->db);
 	return api_auth_init(app);
 }
 
 void api_free(struct app *app)
 {
+	settings_cache_free(app->settings);
+	app->settings = NULL;
 	api_auth_free(app);
 	router_free(app->router);
 	app->router = NULL;

@@ -127,17 +127,6 @@ static void itoa_buf(char *buf, size_t n, long long v)
 	snprintf(buf, n, "%lld", v);
 }
 
-int account_registration_open(struct db *db, bool *open)
-{
-	PGresult *r;
-	int rc = db_exec(db, NULL, &auth_stmts, AUTH_REGISTRATION_OPEN, 0, NULL, &r);
-	if (rc != TG_OK)
-		return rc;
-	*open = db_bool(r, 0, 0);
-	PQclear(r);
-	return TG_OK;
-}
-
 int account_register(struct db *db, struct arena *a, const char *email, const char *name, const char *hash,
 		     int refresh_ttl, const struct account_client *cl, struct account_user *u,
 		     struct account_tokens *t)

@@ -10,9 +10,6 @@ static const char *const sql[AUTH_STMT__COUNT] = {
 		" WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()"
 		" AND u.status = 'active'",
 
-	[AUTH_REGISTRATION_OPEN] =
-		"SELECT coalesce((SELECT value = 'true'::jsonb FROM settings WHERE key = 'registration_open'), true)",
-
 	/* $1 email $2 name $3 hash $4 ttl $5 user agent $6 ip $7 refresh hash */
 	[AUTH_REGISTER] =
 		"WITH u AS (INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3)"

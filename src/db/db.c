@@ -12,6 +12,7 @@
 #include <string.h>
 
 #define DB_MAX_SETS 32
+#define DB_MAX_LISTENS 8
 #define BACKOFF_MIN_US 100000
 #define BACKOFF_MAX_US 5000000
 
@@ -31,12 +32,26 @@ struct db {
 	int64_t next_attempt_us;
 	int64_t backoff_us;
 	char sqlstate[6];
+	uint64_t generation;                      /* connections made so far */
+	const char *listens[DB_MAX_LISTENS];      /* channels LISTENed on every connection (static names) */
+	int nlistens;
 };
 
 static void forget_prepared(struct db *db)
 {
 	for (int i = 0; i < db->nsets; i++)
 		memset(db->sets[i].prepared, 0, (size_t)db->sets[i].set->count);
+}
+
+/* LISTEN channel on the current connection (channel names are ours, never input). */
+static void listen_now(struct db *db, const char *channel)
+{
+	char sql[96];
+	snprintf(sql, sizeof(sql), "LISTEN %s", channel);
+	PGresult *r = PQexec(db->conn, sql);
+	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+		log_warn("LISTEN %s failed: %s", channel, db->conn ? PQerrorMessage(db->conn) : "no connection");
+	PQclear(r);
 }
 
 static int connect_now(struct db *db)
@@ -68,6 +83,9 @@ static int connect_now(struct db *db)
 	}
 	db->backoff_us = 0;
 	db->next_attempt_us = 0;
+	db->generation++;
+	for (int i = 0; i < db->nlistens; i++)
+		listen_now(db, db->listens[i]);
 	return TG_OK;
 }
 
@@ -103,6 +121,37 @@ int db_ensure(struct db *db)
 	if (time_mono_us() < db->next_attempt_us)
 		return TG_EUNAVAIL;
 	return connect_now(db);
+}
+
+void db_listen(struct db *db, const char *channel)
+{
+	for (int i = 0; i < db->nlistens; i++)
+		if (!strcmp(db->listens[i], channel))
+			return;
+	if (db->nlistens == DB_MAX_LISTENS)
+		return;
+	db->listens[db->nlistens++] = channel;
+	if (db->conn && PQstatus(db->conn) == CONNECTION_OK && !db->in_tx)
+		listen_now(db, channel);
+}
+
+int db_notifications(struct db *db, db_notify_fn fn, void *ud)
+{
+	if (!db->conn || PQconsumeInput(db->conn) == 0)
+		return 0;
+	int n = 0;
+	PGnotify *note;
+	while ((note = PQnotifies(db->conn))) {
+		fn(ud, note->relname, note->extra);
+		PQfreemem(note);
+		n++;
+	}
+	return n;
+}
+
+uint64_t db_generation(const struct db *db)
+{
+	return db->conn ? db->generation : 0;
 }
 
 void db_disconnect(struct db *db)

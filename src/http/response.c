@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const struct {
 	const char *code, *title;
@@ -34,6 +35,8 @@ static const struct {
 	{"quota_exceeded", "Quota exceeded"},
 	{"llm_unavailable", "LLM unavailable"},
 	{"llm_error", "The model refused the request"},
+	{"maintenance", "Down for maintenance"},
+	{"mfa_required", "Two-factor sign-in required"},
 	{"bad_request", "Bad request"},
 };
 
@@ -225,7 +228,11 @@ int http_stream_begin(struct http_res *res, struct http_req *req, int status, co
 	res->content_type = content_type;
 	res->body = NULL;
 	res->body_len = 0;
-	http_res_header(res, req->arena, "Cache-Control", "no-store");
+	bool cached = false;
+	for (const struct http_header *h = res->headers; h; h = h->next)
+		cached = cached || !strcasecmp(h->name, "Cache-Control");
+	if (!cached)
+		http_res_header(res, req->arena, "Cache-Control", "no-store");
 	http_res_header(res, req->arena, "X-Accel-Buffering", "no");
 	char *head;
 	size_t len;

@@ -91,6 +91,16 @@ int quota_reserve_tokens(const struct quota_ctx *q, long long tokens, const char
 	return db_finish(q->db, rc);
 }
 
+int quota_tokens_state(const struct quota_ctx *q, struct quota_refusal *out)
+{
+	const char *p[] = {q->user->user_id};
+	PGresult *r;
+	int rc = db_exec_row(q->db, q->a, &quota_stmts, Q_TOKENS_STATE, 1, p, &r);
+	if (rc == TG_OK)
+		*out = (struct quota_refusal){QUOTA_TOKENS, db_int(r, 0, 0) + db_int(r, 0, 1), num_or(r, 0, 2, -1)};
+	return rc;
+}
+
 int quota_settle_tokens(const struct quota_ctx *q, const char *reservation, long long used_tokens)
 {
 	char used_s[24];

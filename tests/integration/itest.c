@@ -65,7 +65,8 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 }
 
 /* With TG_RESPONSE_LOG set, appends one JSON line per response to that file: {method, path (no
- * query), status, content_type, headers (lower-cased names), body (parsed JSON or null)}, for the
+ * query), status, content_type, headers (lower-cased names), body (parsed JSON or null), and for a
+ * text/event-stream text (the raw stream, whose events are checked one by one)}, for the
  * run's OpenAPI check (tests/openapi/responses.py). One write() on an O_APPEND descriptor, so the
  * forked Check tests and parallel programs never interleave their lines. */
 static void log_response(const struct it_req *r, const char *method, const struct it_resp *res)
@@ -94,11 +95,13 @@ static void log_response(const struct it_req *r, const char *method, const struc
 		}
 		p = eol ? eol + 2 : NULL;
 	}
-	json_object *ct;
+	json_object *ct = NULL;
 	json_object_object_add(o, "content_type",
 			       json_object_object_get_ex(h, "content-type", &ct) ? json_object_get(ct) : NULL);
 	json_object_object_add(o, "headers", h);
 	json_object_object_add(o, "body", json_object_get(res->json));
+	if (ct && !strncasecmp(json_object_get_string(ct), "text/event-stream", 17))
+		json_object_object_add(o, "text", json_object_new_string_len(res->body, (int)res->body_len));
 	const char *line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	char *text;
 	int n = asprintf(&text, "%s\n", line);

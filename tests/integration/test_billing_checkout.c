@@ -365,9 +365,9 @@ static void parallel_checkouts(const struct it_user *u, bool hold_inserts, long 
 	pthread_t th[RACERS];
 	if (hold_inserts) {
 		it_sh("(scripts/stack psql '%s' -qtA -c 'BEGIN; LOCK TABLE stripe_customers IN SHARE ROW EXCLUSIVE MODE;"
-		      " SELECT pg_sleep(1); COMMIT;' >/dev/null 2>&1 &)",
+		      " SELECT pg_sleep(2); COMMIT;' >/dev/null 2>&1 &)",
 		      it_stack_dir());
-		int64_t deadline = it_now_ms() + 5000;
+		int64_t deadline = it_now_ms() + 10000;
 		while (it_sql_long("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE"
 				" c.relname = 'stripe_customers' AND l.mode = 'ShareRowExclusiveLock' AND l.granted") == 0)
 			ck_assert_msg(it_now_ms() < deadline, "the lock session did not start");

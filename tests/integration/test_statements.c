@@ -8,12 +8,17 @@
 #include "../../src/billing/billing_sql.h"
 #include "../../src/jobs/jobs_sql.h"
 #include "../../src/mail/mail_sql.h"
+#include "../../src/product/product_sql.h"
+#include "../../src/quota/quota_sql.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-static const struct db_stmts *const sets[] = {&auth_stmts, &billing_stmts, &jobs_stmts, &mail_stmts};
+extern const struct db_stmts audit_stmts, settings_stmts; /* private to their areas */
+
+static const struct db_stmts *const sets[] = {&auth_stmts,    &billing_stmts, &jobs_stmts,     &mail_stmts,
+					      &product_stmts, &quota_stmts,   &settings_stmts, &audit_stmts};
 
 START_TEST(test_every_statement_prepares)
 {

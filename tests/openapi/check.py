@@ -11,7 +11,11 @@ usage: tests/openapi/check.py routes|document
             tests/openapi/schema/), every Schema Object against the JSON Schema 2020-12 meta-schema,
             every $ref resolves, path parameters match their templates, operationIds are unique,
             security names exist; and it follows the API's conventions: every response documents
-            X-Request-Id, errors are application/problem+json, and every operation has a 2xx answer.
+            X-Request-Id, errors are application/problem+json (their schema built on
+            components/schemas/Problem), successes application/json — or text/event-stream, described
+            by a string schema and an `x-item-schema` for its events (OAS 3.2's itemSchema, which 3.1
+            lacks; tests/openapi/responses.py validates each event against it) — and every operation
+            has a 2xx answer.
 
 Prints one line per check ("ok   …" / "FAIL …"); exits 1 when any failed.
 """
@@ -138,8 +142,9 @@ def schema_objects(doc):
 
     def in_content(content, base):
         for mt, media in (content or {}).items():
-            if "schema" in media:
-                yield oas.pointer_join(base, "content", mt, "schema"), media["schema"]
+            for key in ("schema", oas.ITEM_SCHEMA):
+                if key in media:
+                    yield oas.pointer_join(base, "content", mt, key), media[key]
 
     def in_params(params, base):
         for i, p in enumerate(params or []):
@@ -171,6 +176,28 @@ def schema_objects(doc):
             yield from in_params(o.get("parameters"), oas.pointer_join(ob, "parameters"))
             yield from in_content((o.get("requestBody") or {}).get("content"), oas.pointer_join(ob, "requestBody"))
             yield from in_responses(o.get("responses"), oas.pointer_join(ob, "responses"))
+
+
+def builds_on_problem(doc, schema, seen=()):
+    """True when schema is components/schemas/Problem, or reaches it through $ref, allOf (any member)
+    or oneOf/anyOf (every member)."""
+    if not isinstance(schema, dict):
+        return False
+    ref = schema.get("$ref")
+    if ref == "#/components/schemas/Problem":
+        return True
+    if isinstance(ref, str) and ref not in seen:
+        try:
+            if builds_on_problem(doc, oas.pointer_get(doc, ref), seen + (ref,)):
+                return True
+        except (KeyError, IndexError, ValueError, TypeError):
+            return False
+    if any(builds_on_problem(doc, s, seen) for s in schema.get("allOf", [])):
+        return True
+    for key in ("oneOf", "anyOf"):
+        if schema.get(key) and all(builds_on_problem(doc, s, seen) for s in schema[key]):
+            return True
+    return False
 
 
 def check_document(doc):
@@ -249,13 +276,17 @@ def check_document(doc):
             content = r.get("content", {})
             if status[0] in "45" and set(content) != {"application/problem+json"}:
                 fail(f"{where}: an error must be application/problem+json alone, not {sorted(content)}")
-            if status[0] == "2" and any(mt != "application/json" for mt in content):
-                fail(f"{where}: a success is application/json, not {sorted(content)}")
+            if status[0] == "2" and any(mt not in ("application/json", "text/event-stream") for mt in content):
+                fail(f"{where}: a success is application/json (or text/event-stream), not {sorted(content)}")
+            sse = content.get("text/event-stream")
+            if sse is not None and (oas.resolve(doc, sse.get("schema") or {}, "")[0].get("type") != "string"
+                                    or oas.ITEM_SCHEMA not in sse):
+                fail(f"{where}: text/event-stream needs a string schema and an {oas.ITEM_SCHEMA} for its events")
             if status == "204" and content:
                 fail(f"{where}: 204 has no content")
             if status[0] in "45":
                 target = content.get("application/problem+json", {}).get("schema", {})
-                if "Problem" not in json.dumps(target):
+                if not builds_on_problem(doc, target):
                     fail(f"{where}: the problem schema does not build on components/schemas/Problem")
             if status == "429" and "retry-after" not in {h.lower() for h in r.get("headers", {})}:
                 fail(f"{where}: 429 without Retry-After")

@@ -13,6 +13,10 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DOCUMENT = os.path.join(REPO, "static", "openapi.json")
 NGINX_CONFIGS = [os.path.join(REPO, "nginx", "tollgate.conf"), os.path.join(REPO, "nginx", "dev.conf.template")]
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# A Media Type Object's schema of each item of a sequential media type (text/event-stream): OAS 3.2's
+# `itemSchema`, which OAS 3.1 does not have, as a specification extension. For text/event-stream an item
+# is one event as {"event": name, "data": the data parsed as JSON}.
+ITEM_SCHEMA = "x-item-schema"
 
 
 def load_document(path=DOCUMENT):
@@ -117,7 +121,7 @@ def parse_route_tables(text, source="<text>"):
                 if name not in _C_METHOD:
                     raise ValueError(f"{source}: unknown method {name} in {m.group(0)}")
                 routes.append((_C_METHOD[name], m.group(2), m.group(3).strip(), m.group(4), source))
-        rest = _ENTRY.sub("", body)
+        rest = re.sub(r"\{\s*0\s*\}", "", _ENTRY.sub("", body))  # {0} ends a table
         if rest.replace(",", "").strip():
             raise ValueError(f"{source}: table {table.group(1)} has text that is not a route entry: "
                              f"{' '.join(rest.replace(',', ' ').split())[:200]}")

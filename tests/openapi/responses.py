@@ -5,13 +5,16 @@ usage: tests/openapi/responses.py [--min-records N] [--document FILE] LOG
        tests/openapi/responses.py --self-test     (the checker on made-up responses; no stack)
 
 LOG holds one JSON line per response, written by tests/integration/itest.c when TG_RESPONSE_LOG is
-set: {method, path (without query), status, content_type, headers, body (parsed JSON or null)}.
+set: {method, path (without query), status, content_type, headers, body (parsed JSON or null)}, and
+for a text/event-stream also text (the raw stream).
 Before reading it, this script fetches /api/openapi.json from the stack (TG_URL) and checks it is the
 document of this checkout, served as application/json; that response is validated like the others.
 
 Each response to an /api/ path is matched to its path template and method:
   - documented operation: the status must be one of its responses; the body must validate against
-    that response's schema for the response's content type (no body where none is documented); its
+    that response's schema for the response's content type (no body where none is documented; a
+    text/event-stream's events, each as {event, data} with data parsed as JSON, against the media
+    type's x-item-schema: OAS 3.2's itemSchema); its
     required headers must be there (and match their schema's const/pattern/integer type);
     HEAD is checked against GET, without a body;
   - a documented path with another method: 405 method_not_allowed with Allow (OPTIONS: 204, the
@@ -135,6 +138,9 @@ class Checker:
             return
         if rec["method"] == "HEAD":
             return
+        if mt == "text/event-stream":
+            self.check_events(rec, content[mt], oas.pointer_join(rp, "content", mt), f"{method.upper()} {template} {key}")
+            return
         if "schema" not in content[mt]:
             return
         if body is None:
@@ -143,6 +149,24 @@ class Checker:
         sp = oas.pointer_join(rp, "content", mt, "schema")
         for e in self.validator.errors(sp, body)[:5]:
             self.fail(rec, f"body does not match {mt} of {method.upper()} {template} {key}: {oas.describe(e)}")
+
+    def check_events(self, rec, media, mp, where):
+        """A text/event-stream: each event against the media type's item schema (when the recorder
+        kept the raw stream)."""
+        text = rec.get("text")
+        if text is None or oas.ITEM_SCHEMA not in media:
+            return
+        try:
+            events = parse_sse(text)
+        except ValueError as e:
+            self.fail(rec, f"text/event-stream of {where}: {e}")
+            return
+        if not events:
+            self.fail(rec, f"text/event-stream of {where}: no event")
+        sp = oas.pointer_join(mp, oas.ITEM_SCHEMA)
+        for n, ev in enumerate(events):
+            for e in self.validator.errors(sp, ev)[:3]:
+                self.fail(rec, f"event {n} ({ev['event']}) does not match {oas.ITEM_SCHEMA} of {where}: {oas.describe(e)}")
 
     # ----------------------------------------------------------------------------- one response
 
@@ -194,6 +218,31 @@ class Checker:
         self.check_operation(rec, template, op_method, op, oas.pointer_join("#/paths", template, op_method))
 
 
+def parse_sse(text):
+    """The events of a text/event-stream as [{"event", "data"}] (data parsed as JSON), or raises
+    ValueError. Comments and the id/retry fields are ignored; multi-line data is joined with \\n."""
+    events = []
+    for block in text.replace("\r\n", "\n").replace("\r", "\n").split("\n\n"):
+        name, data = "message", []
+        for line in block.split("\n"):
+            if not line or line.startswith(":"):
+                continue
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "event":
+                name = value
+            elif field == "data":
+                data.append(value)
+        if not data:
+            continue
+        joined = "\n".join(data)
+        try:
+            events.append({"event": name, "data": json.loads(joined)})
+        except ValueError:
+            raise ValueError(f"event {name!r}: data is not JSON: {joined[:200]!r}")
+    return events
+
+
 def fetch_document(url):
     """GET url/api/openapi.json as a log record (TLS not verified: the stack's certificate is self-signed)."""
     ctx = ssl.create_default_context()
@@ -227,6 +276,30 @@ def self_test(doc):
             "email_verified": False, "mfa_enabled": False, "plan": "free", "created_at": "2026-11-29T13:42:50Z"}
     me = {"method": "GET", "path": "/api/auth/me", "status": 200, "content_type": "application/json",
           "headers": {**rid, "cache-control": "no-store"}, "body": user}
+    uid = user["id"]
+    usage = {"prompt_tokens": 12, "completion_tokens": 8, "total_tokens": 20}
+    source = {"document_id": uid, "title": "Fox facts", "snippet": "the <mark>fox</mark> &amp; the dog"}
+    quota = {"method": "POST", "path": "/api/projects", "status": 402, "content_type": "application/problem+json",
+             "headers": rid, "body": problem(402, "quota_exceeded", metric="projects", used=3, limit=3)}
+    chat = {"method": "POST", "path": f"/api/agents/{uid}/chat", "status": 200,
+            "headers": {**rid, "cache-control": "no-store"}}
+    chat_json = {**chat, "content_type": "application/json",
+                 "body": {"conversation_id": uid, "message": {"id": uid, "role": "assistant", "content": "Hi.",
+                                                              "created_at": "2026-11-29T13:42:50Z"},
+                          "usage": usage, "sources": [source]}}
+
+    def sse(*events):
+        return "".join(f"event: {e}\ndata: {json.dumps(d)}\n\n" for e, d in events)
+
+    chat_sse = {**chat, "content_type": "text/event-stream", "body": None,
+                "text": sse(("start", {"conversation_id": uid, "message_id": uid}), ("delta", {"content": "Hi"}),
+                            ("delta", {"content": "."}), ("done", {"usage": usage, "sources": [source]}))}
+    doc_item = {"id": uid, "project_id": uid, "title": "Guide", "size_bytes": 11, "created_at": "2026-11-29T13:42:50Z",
+                "updated_at": "2026-11-29T13:42:50Z", "excerpt": "hello world"}
+    docs = {"method": "GET", "path": f"/api/projects/{uid}/documents", "status": 200, "content_type": "application/json",
+            "headers": {**rid, "cache-control": "no-store"},
+            "body": {"items": [doc_item, {**doc_item, "rank": 0.1, "snippet": "<mark>hello</mark> world"}],
+                     "page": 1, "per_page": 50, "total": 2}}
     cases = [
         (True, me),
         (True, {**me, "method": "HEAD", "body": None}),
@@ -261,6 +334,26 @@ def self_test(doc):
                 "body": None}),
         (True, {"method": "GET", "path": "/login", "status": 200, "content_type": "text/html", "headers": {},
                 "body": None}),
+        (True, quota),
+        (False, {**quota, "body": {k: v for k, v in quota["body"].items() if k != "metric"}}),  # no metric
+        (False, {**quota, "body": {**quota["body"], "metric": "tokens"}}),     # not a metric
+        (True, chat_json),
+        (False, {**chat_json, "body": {**chat_json["body"], "sources": None}}),
+        (True, chat_sse),
+        (True, {**chat_sse, "text": sse(("start", {"conversation_id": uid, "message_id": uid}),
+                                        ("delta", {"content": "Hel"}),
+                                        ("error", {"code": "llm_unavailable", "detail": "the stream ended early"}))}),
+        (False, {**chat_sse, "text": sse(("start", {"conversation_id": uid}))}),   # start without message_id
+        (False, {**chat_sse, "text": sse(("done", {"usage": usage}))}),          # done without sources
+        (False, {**chat_sse, "text": sse(("finish", {}))}),                      # an undocumented event
+        (False, {**chat_sse, "text": "event: delta\ndata: {not json\n\n"}),
+        (False, {**chat_sse, "content_type": "text/plain"}),
+        (True, docs),
+        (False, {**docs, "body": {**docs["body"], "items": [{**doc_item, "rank": 0.5}]}}),  # rank without snippet
+        (False, {**docs, "body": {**docs["body"], "items": [{**doc_item, "content": "x"}]}}),  # lists carry no content
+        (False, {"method": "POST", "path": f"/api/agents/{uid}", "status": 422,
+                 "content_type": "application/problem+json", "headers": rid,
+                 "body": problem(422, "validation_failed", errors={"model": "x"})}),  # no POST there: 405 expected
     ]
     bad = 0
     for n, (should_pass, rec) in enumerate(cases, 1):
