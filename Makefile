@@ -4,7 +4,7 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 SANITIZE ?= 0
 
-PKGS      := fcgi libpq json-c libcurl openssl libjwt libcrypt
+PKGS      := fcgi libpq json-c libcurl openssl libjwt libcrypt libqrencode
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)

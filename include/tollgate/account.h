@@ -117,6 +117,8 @@ int account_verify_email(struct db *db, struct arena *a, const char *token, cons
 /* Finds a user by normalised email. TG_ENOTFOUND when none; *active tells suspension apart. */
 int account_find_by_email(struct db *db, struct arena *a, const char *email, struct account_user *u,
 			  bool *active);
+/* Finds a user by id. TG_ENOTFOUND when none; *active tells suspension apart. */
+int account_find_by_id(struct db *db, struct arena *a, const char *id, struct account_user *u, bool *active);
 /* Deletes expired sessions, tokens and counters (bounded). */
 int account_cleanup(struct db *db, struct arena *a);
 

@@ -91,6 +91,7 @@ struct tg_config {
 	char *litellm_base;
 	char *litellm_master_key;
 	char *litellm_encryption_key; /* 64 hex chars: AES-256-GCM key for stored virtual keys */
+	char *mfa_encryption_key;   /* 64 hex chars: AES-256-GCM key sealing the TOTP secrets ("" = 2FA off) */
 	int litellm_timeout;
 	int chat_timeout;           /* seconds a whole chat (LiteLLM's answer or stream) may take */
 	int chat_max_tokens;        /* max_tokens of a reply */

@@ -18,6 +18,9 @@ void crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
 void crypto_sha256_hex(const void *data, size_t len, char out[2 * CRYPTO_SHA256_LEN + 1]);
 int crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
 		       uint8_t out[CRYPTO_SHA256_LEN]);
+#define CRYPTO_SHA1_LEN 20
+/* HMAC-SHA1: only where a standard requires it (TOTP, RFC 6238). */
+int crypto_hmac_sha1(const void *key, size_t key_len, const void *data, size_t len, uint8_t out[CRYPTO_SHA1_LEN]);
 /* Constant-time equality of two equal-length buffers (false when lengths differ). */
 bool crypto_equal(const void *a, size_t a_len, const void *b, size_t b_len);
 void crypto_hex(const uint8_t *in, size_t n, char *out /* 2n+1 */);

@@ -22,6 +22,7 @@ struct tg_config;
 #define MAIL_WELCOME "welcome"
 #define MAIL_USAGE_WARNING "usage_warning"
 #define MAIL_PAYMENT_FAILED "payment_failed"
+#define MAIL_SECURITY_NOTICE "security_notice"
 
 /* Queues an email of kind to `to` with template variables vars (not consumed).
  * Call inside the transaction of the action that causes it. */
@@ -45,6 +46,10 @@ int mail_queue_welcome(struct db *db, struct arena *a, const struct tg_config *c
  * usage_warnings preference allows. In the caller's transaction. */
 int mail_queue_usage_warning(struct db *db, struct arena *a, const struct tg_config *cfg, const struct mail_recipient *u,
 			     const char *metric, int threshold, long long used, long long limit);
+/* A security notice (always sent: security emails cannot be turned off) and its in-app notice:
+ * change says what happened ("two-factor sign-in was turned on"). */
+int mail_queue_security_notice(struct db *db, struct arena *a, const struct tg_config *cfg,
+				const struct mail_recipient *u, const char *change);
 /* Queues the payment_failed job (in-app notice, and the email as the billing preference allows). */
 int mail_queue_payment_failed(struct db *db, struct arena *a, const struct mail_recipient *u);
 /* A string member of a job payload, or NULL. */

@@ -129,6 +129,12 @@ HANDLER(api_login)
 	}
 	if (lg.suspended)
 		return http_res_problem(res, req, 403, "account_suspended", "This account is suspended.");
+	if (lg.user.mfa_enabled) {
+		/* the password was right: the code step follows; wrong codes count toward the throttle */
+		if ((rc = account_throttle_clear(app->db, req->arena, email)) != TG_OK)
+			return api_fail(res, req, rc);
+		return api_mfa_challenge(app, req, res, &lg.user);
+	}
 
 	char *new_hash = NULL;
 	if (password_needs_rehash(h, lg.password_hash) && password_hash(h, req->arena, password, &new_hash) != TG_OK)

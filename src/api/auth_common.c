@@ -58,6 +58,39 @@ int api_authenticate(struct app *app, struct http_req *req)
 	return TG_OK;
 }
 
+/* Checks password against the user's stored hash, counted by the login throttle (an access
+ * token must not become a way to guess the password). Answers and returns false when it cannot,
+ * when the account is throttled (429) or the password is wrong (422 on field). */
+bool api_recheck_password(struct app *app, struct http_req *req, struct http_res *res, const char *field,
+			     const char *password, const char **email)
+{
+	const char *hash;
+	int rc = account_password_of(app->db, req->arena, req->user_id, &hash, email);
+	struct account_throttle th = api_throttle(app);
+	int locked = 0;
+	if (rc == TG_OK)
+		rc = account_throttle_attempt(app->db, req->arena, *email, &th, &locked);
+	if (rc != TG_OK) {
+		api_fail(res, req, rc);
+		return false;
+	}
+	if (locked > 0) {
+		api_too_many(res, req, locked, "Too many wrong passwords; try again later.");
+		return false;
+	}
+	if (!password_verify(api_hasher(app), password, hash)) {
+		struct account_client cl = api_client(req);
+		account_login_failed(app->db, req->arena, *email, req->user_id, &cl);
+		api_field_error(res, req, field, "is incorrect");
+		return false;
+	}
+	if ((rc = account_throttle_clear(app->db, req->arena, *email)) != TG_OK) {
+		api_fail(res, req, rc);
+		return false;
+	}
+	return true;
+}
+
 void api_clear_refresh_cookie(struct http_res *res, struct http_req *req)
 {
 	http_res_cookie(res, req->arena, REFRESH_COOKIE, "", REFRESH_COOKIE_PATH, 0);

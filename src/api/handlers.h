@@ -45,6 +45,19 @@ FIELDS(api_notifications_fields);
 FIELDS(api_list_fields);
 FIELDS(api_checkout_fields);
 
+/* mfa.c */
+FIELDS(api_mfa_setup_fields);
+FIELDS(api_mfa_enable_fields);
+FIELDS(api_mfa_change_fields);
+FIELDS(api_login_mfa_fields);
+HANDLER(api_mfa_setup);
+HANDLER(api_mfa_enable);
+HANDLER(api_mfa_disable);
+HANDLER(api_mfa_recovery_codes);
+HANDLER(api_login_mfa);
+/* Answers a right password of a user with 2FA on: 200 {mfa_required, mfa_token, methods}. */
+void api_mfa_challenge(struct app *app, struct http_req *req, struct http_res *res, const struct account_user *u);
+
 /* The route tables of the admin API (admin_*.c), listed in routes.c. */
 extern const struct route api_admin_users_routes[];
 extern const struct route api_admin_billing_routes[];
@@ -87,6 +100,11 @@ struct account_client api_client(const struct http_req *req);
  * in cookie mode or putting the refresh token in the body in body mode. */
 void api_send_tokens(struct app *app, struct http_req *req, struct http_res *res, int status,
 		     const struct account_user *u, const struct account_tokens *t, bool body_mode);
+/* Checks password against the signed-in user's stored hash, counted by the login throttle (an
+ * access token must not become a way to guess the password). Answers and returns false when the
+ * account is throttled (429) or the password is wrong (422 on field). *email: the user's. */
+bool api_recheck_password(struct app *app, struct http_req *req, struct http_res *res, const char *field,
+			  const char *password, const char **email);
 /* Clears the refresh cookie. */
 void api_clear_refresh_cookie(struct http_res *res, struct http_req *req);
 

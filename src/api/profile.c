@@ -38,38 +38,6 @@ HANDLER(api_profile_update)
 	http_res_json(res, req->arena, 200, account_user_json(&u));
 }
 
-/* Checks password against the user's stored hash, counted by the login throttle (an access
- * token must not become a way to guess the password). Answers and returns false when it cannot,
- * when the account is throttled (429) or the password is wrong (422 on field). */
-static bool recheck_password(struct app *app, struct http_req *req, struct http_res *res, const char *field,
-			     const char *password, const char **email)
-{
-	const char *hash;
-	int rc = account_password_of(app->db, req->arena, req->user_id, &hash, email);
-	struct account_throttle th = api_throttle(app);
-	int locked = 0;
-	if (rc == TG_OK)
-		rc = account_throttle_attempt(app->db, req->arena, *email, &th, &locked);
-	if (rc != TG_OK) {
-		api_fail(res, req, rc);
-		return false;
-	}
-	if (locked > 0) {
-		api_too_many(res, req, locked, "Too many wrong passwords; try again later.");
-		return false;
-	}
-	if (!password_verify(api_hasher(app), password, hash)) {
-		struct account_client cl = api_client(req);
-		account_login_failed(app->db, req->arena, *email, req->user_id, &cl);
-		api_field_error(res, req, field, "is incorrect");
-		return false;
-	}
-	if ((rc = account_throttle_clear(app->db, req->arena, *email)) != TG_OK) {
-		api_fail(res, req, rc);
-		return false;
-	}
-	return true;
-}
 
 enum { CHANGE_CURRENT, CHANGE_NEW };
 const struct valid_field api_change_password_fields[] = {
@@ -86,7 +54,7 @@ HANDLER(api_change_password)
 	if (why)
 		return api_field_error(res, req, "new_password", why);
 	const char *email;
-	if (!recheck_password(app, req, res, "current_password", current, &email))
+	if (!api_recheck_password(app, req, res, "current_password", current, &email))
 		return;
 	if (!strcmp(current, fresh))
 		return api_field_error(res, req, "new_password", "must differ from the current password");
@@ -115,7 +83,7 @@ HANDLER(api_delete_account)
 {
 	const char *password = req->values[0].str;
 	const char *email;
-	if (!recheck_password(app, req, res, "password", password, &email))
+	if (!api_recheck_password(app, req, res, "password", password, &email))
 		return;
 	/* Stop the billing first: an account must never be gone while its subscription goes on. */
 	struct deadline dl = api_deadline(app, req);

@@ -12,6 +12,11 @@ static const struct route core_routes[] = {
 
 	{HTTP_POST, "/api/auth/register", ROUTE_BODY | ROUTE_PASSWORD | ROUTE_CREDENTIAL, api_register, api_register_fields},
 	{HTTP_POST, "/api/auth/login", ROUTE_BODY | ROUTE_PASSWORD | ROUTE_CREDENTIAL | ROUTE_ANYTIME, api_login, api_login_fields},
+	{HTTP_POST, "/api/auth/login/mfa", ROUTE_BODY | ROUTE_CREDENTIAL | ROUTE_ANYTIME, api_login_mfa, api_login_mfa_fields},
+	{HTTP_POST, "/api/auth/mfa/totp/setup", ROUTE_USER | ROUTE_BODY | ROUTE_PASSWORD | ROUTE_CREDENTIAL, api_mfa_setup, api_mfa_setup_fields},
+	{HTTP_POST, "/api/auth/mfa/totp/enable", ROUTE_USER | ROUTE_BODY | ROUTE_CREDENTIAL, api_mfa_enable, api_mfa_enable_fields},
+	{HTTP_POST, "/api/auth/mfa/totp/disable", ROUTE_USER | ROUTE_BODY | ROUTE_PASSWORD | ROUTE_CREDENTIAL, api_mfa_disable, api_mfa_change_fields},
+	{HTTP_POST, "/api/auth/mfa/recovery-codes", ROUTE_USER | ROUTE_BODY | ROUTE_PASSWORD | ROUTE_CREDENTIAL, api_mfa_recovery_codes, api_mfa_change_fields},
 	{HTTP_POST, "/api/auth/refresh", ROUTE_BODY | ROUTE_BODY_OPTIONAL | ROUTE_CREDENTIAL | ROUTE_ANYTIME, api_refresh, api_refresh_fields},
 	{HTTP_POST, "/api/auth/logout", ROUTE_BODY | ROUTE_BODY_OPTIONAL | ROUTE_CREDENTIAL | ROUTE_ANYTIME, api_logout, api_logout_fields},
 	{HTTP_POST, "/api/auth/logout-all", ROUTE_USER, api_logout_all, NULL},

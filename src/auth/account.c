@@ -4,6 +4,7 @@
 #include "tollgate/crypto.h"
 #include "tollgate/db.h"
 #include "tollgate/status.h"
+#include "tollgate/uuid.h"
 #include "auth_sql.h"
 
 #include <ctype.h>
@@ -364,17 +365,29 @@ int account_verify_email(struct db *db, struct arena *a, const char *token, cons
 	return TG_OK;
 }
 
-int account_find_by_email(struct db *db, struct arena *a, const char *email, struct account_user *u,
-			  bool *active)
+static int find_user(struct db *db, struct arena *a, int stmt, const char *key, struct account_user *u, bool *active)
 {
-	const char *p[] = {email};
+	const char *p[] = {key};
 	PGresult *r;
-	int rc = auth_user_query(db, a, AUTH_FIND_BY_EMAIL, 1, p, u, &r);
+	int rc = auth_user_query(db, a, stmt, 1, p, u, &r);
 	if (rc != TG_OK)
 		return rc;
 	const char *st = db_value(r, 0, USER_NCOLUMNS);
 	*active = st && !strcmp(st, "active");
 	return TG_OK;
+}
+
+int account_find_by_email(struct db *db, struct arena *a, const char *email, struct account_user *u,
+			  bool *active)
+{
+	return find_user(db, a, AUTH_FIND_BY_EMAIL, email, u, active);
+}
+
+int account_find_by_id(struct db *db, struct arena *a, const char *id, struct account_user *u, bool *active)
+{
+	if (!uuid_valid(id))
+		return TG_ENOTFOUND;
+	return find_user(db, a, AUTH_FIND_BY_ID, id, u, active);
 }
 
 int account_cleanup(struct db *db, struct arena *a)

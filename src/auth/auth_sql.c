@@ -193,6 +193,7 @@ static const char *const sql[AUTH_STMT__COUNT] = {
 		" prev.verified FROM u JOIN prev ON prev.id = u.id",
 
 	[AUTH_FIND_BY_EMAIL] = "SELECT " USER_COLUMNS ", u.status FROM users u WHERE u.email = $1",
+	[AUTH_FIND_BY_ID] = "SELECT " USER_COLUMNS ", u.status FROM users u WHERE u.id = $1",
 
 	/* Periodic cleanup of what has expired (bounded per run). */
 	[AUTH_CLEANUP] =

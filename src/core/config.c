@@ -102,6 +102,7 @@ static const struct key keys[] = {
 	S(litellm_base, ""),
 	SECRET(litellm_master_key),
 	SECRET(litellm_encryption_key),
+	SECRET(mfa_encryption_key),
 	D(litellm_timeout, "30s", 1, 600),
 	D(chat_timeout, "120s", 5, 3600),
 	I(chat_max_tokens, 1024, 16, 65536),
@@ -376,6 +377,9 @@ int config_validate(const struct tg_config *cfg, char *err, size_t errlen)
 		err_add(&e, "%slog_level: must be debug, info, warn or error", where(cfg, "log_level", at, sizeof(at)));
 	if (strlen(cfg->jwt_secret) < 32)
 		err_add(&e, "%sjwt_secret: missing or shorter than 32 bytes (set jwt_secret_file)", where(cfg, "jwt_secret", at, sizeof(at)));
+	if (*cfg->mfa_encryption_key && strlen(cfg->mfa_encryption_key) != 64)
+		err_add(&e, "%smfa_encryption_key: must be 64 hex characters (openssl rand -hex 32)",
+			where(cfg, "mfa_encryption_key", at, sizeof(at)));
 	if (!*cfg->listen || !*cfg->password_listen || !*cfg->chat_listen)
 		err_add(&e, "%slisten/password_listen/chat_listen: must not be empty", where(cfg, "listen", at, sizeof(at)));
 	else if (!strcmp(cfg->listen, cfg->password_listen))

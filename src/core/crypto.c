@@ -49,6 +49,16 @@ int crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t
 	return 0;
 }
 
+int crypto_hmac_sha1(const void *key, size_t key_len, const void *data, size_t len, uint8_t out[CRYPTO_SHA1_LEN])
+{
+	unsigned int out_len = 0;
+	if (key_len > (size_t)INT32_MAX)
+		return -1;
+	if (!HMAC(EVP_sha1(), key, (int)key_len, data, len, out, &out_len) || out_len != CRYPTO_SHA1_LEN)
+		return -1;
+	return 0;
+}
+
 bool crypto_equal(const void *a, size_t a_len, const void *b, size_t b_len)
 {
 	if (a_len != b_len)

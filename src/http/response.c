@@ -37,6 +37,7 @@ static const struct {
 	{"llm_error", "The model refused the request"},
 	{"maintenance", "Down for maintenance"},
 	{"mfa_required", "Two-factor sign-in required"},
+	{"invalid_code", "Invalid code"},
 	{"bad_request", "Bad request"},
 };
 

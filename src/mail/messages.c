@@ -85,6 +85,20 @@ int mail_queue_usage_warning(struct db *db, struct arena *a, const struct tg_con
 	return rc;
 }
 
+int mail_queue_security_notice(struct db *db, struct arena *a, const struct tg_config *cfg,
+				const struct mail_recipient *u, const char *change)
+{
+	int rc = notify_create(db, a, u->user_id, "security", "A security setting changed", change, "/profile");
+	if (rc != TG_OK)
+		return rc;
+	json_object *v = mail_vars(cfg, u);
+	json_object_object_add(v, "change", json_object_new_string(change));
+	json_object_object_add(v, "link", json_object_new_string(arena_printf(a, "%s/forgot-password", cfg->public_origin)));
+	rc = mail_enqueue(db, a, MAIL_SECURITY_NOTICE, u->email, u->user_id, v);
+	json_object_put(v);
+	return rc;
+}
+
 /* The payment_failed job (billing enqueues it; what the user is told is said here). */
 static int job_payment_failed(const struct jobs_ctx *ctx, json_object *payload)
 {
