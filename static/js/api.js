@@ -9,6 +9,8 @@
 //   and a .message fit to show a person. Network failures, 502/503/504 say clearly
 //   that the service is unavailable.
 // - showFieldErrors(form, err) puts those messages next to the matching fields.
+// - apiStream(path, {body, signal, onEvent}) POSTs and reads a text/event-stream
+//   answer (the chat route) event by event as it arrives.
 
 export const UNAVAILABLE_MESSAGE =
   'The Tollgate service is unavailable right now. Please try again in a few minutes.';
@@ -20,7 +22,7 @@ const userListeners = new Set();
 
 export class ApiError extends Error {
   constructor({ status = 0, code = 'error', title = '', detail = '', errors = null,
-                requestId = '', retryAfter = null, message = '' } = {}) {
+                requestId = '', retryAfter = null, message = '', problem = null } = {}) {
     super(message || detail || title || `Request failed (${status})`);
     this.name = 'ApiError';
     this.status = status;
@@ -30,13 +32,48 @@ export class ApiError extends Error {
     this.errors = errors;
     this.requestId = requestId;
     this.retryAfter = retryAfter;
+    // The whole problem document: extension members such as `metric`, `used`
+    // and `limit` of 402 quota_exceeded.
+    this.problem = problem || {};
   }
 
   /** True when the service (or one of its dependencies) cannot answer now. */
   get unavailable() {
+    if (this.code === 'llm_error') return false; // the model refused: not an outage
     return this.status === 0 || this.status === 502 || this.status === 503 || this.status === 504 ||
       (this.status >= 500 && this.code === 'unavailable');
   }
+
+  /** 402 quota_exceeded: a plan limit was reached (see .metric, .used, .limit). */
+  get quotaExceeded() {
+    return this.status === 402;
+  }
+
+  get metric() { return typeof this.problem.metric === 'string' ? this.problem.metric : null; }
+  get used() { return Number.isFinite(this.problem.used) ? this.problem.used : null; }
+  get limit() { return Number.isFinite(this.problem.limit) ? this.problem.limit : null; }
+}
+
+/** How a metric of /api/usage is named in a sentence ("2 of 3 projects"). */
+export const METRIC_NOUNS = {
+  monthly_tokens: ['token', 'tokens'],
+  projects: ['project', 'projects'],
+  documents: ['document', 'documents'],
+  agents: ['agent', 'agents'],
+};
+
+function quotaMessage(problem) {
+  const metric = problem && problem.metric;
+  const limit = problem && Number.isFinite(problem.limit) ? problem.limit : null;
+  const nouns = METRIC_NOUNS[metric];
+  if (!nouns) return 'You have reached a limit of your plan. Upgrade your plan to continue.';
+  const amount = limit === null ? `all the ${nouns[1]}` : `${limit.toLocaleString()} ${limit === 1 ? nouns[0] : nouns[1]}`;
+  if (metric === 'monthly_tokens') {
+    return `You have used ${limit === null ? 'all the tokens' : `the ${amount}`} your plan includes this period. ` +
+      'Upgrade your plan to keep chatting, or wait for the next period.';
+  }
+  return `Your plan allows ${amount}, and you have reached that limit. ` +
+    `Upgrade your plan, or delete ${nouns[1]} you no longer need.`;
 }
 
 function retryText(seconds) {
@@ -50,7 +87,15 @@ function capitalize(text) {
 }
 
 /** The sentence shown to a person for an error answer. */
-function messageFor(status, code, title, detail, retryAfter, requestId) {
+function messageFor(status, code, title, detail, retryAfter, requestId, problem = {}) {
+  if (code === 'quota_exceeded' || status === 402) return quotaMessage(problem);
+  if (code === 'llm_unavailable') {
+    return `The AI model service is not reachable right now. Please try again ${retryText(retryAfter)}. ` +
+      'Nothing was charged.';
+  }
+  if (code === 'llm_error') {
+    return `The AI model could not answer this request${detail ? `: ${detail}` : '.'}`.replace(/([^.!?])$/, '$1.');
+  }
   if (status === 0 || status === 502 || status === 504 || (status >= 500 && code === 'unavailable')) {
     return UNAVAILABLE_MESSAGE;
   }
@@ -92,8 +137,21 @@ async function toApiError(res) {
   const retryHeader = Number.parseInt(res.headers.get('Retry-After') || '', 10);
   const retryAfter = Number.isFinite(retryHeader) ? retryHeader : null;
   return new ApiError({
-    status, code, title, detail, errors, requestId, retryAfter,
-    message: messageFor(status, code, title, detail, retryAfter, requestId),
+    status, code, title, detail, errors, requestId, retryAfter, problem,
+    message: messageFor(status, code, title, detail, retryAfter, requestId, problem),
+  });
+}
+
+/** An `event: error` of a stream ({code, detail}) as an ApiError. */
+export function streamError(data) {
+  const code = data && typeof data.code === 'string' ? data.code : 'stream_error';
+  const detail = data && typeof data.detail === 'string' ? data.detail : '';
+  const status = code === 'quota_exceeded' ? 402 : code === 'llm_unavailable' ? 503 : 502;
+  return new ApiError({
+    status, code, detail, problem: data || {},
+    message: code === 'stream_error' || code === 'internal'
+      ? `The reply stopped before it was complete${detail ? `: ${detail}` : '.'}`
+      : messageFor(status, code, '', detail, null, '', data || {}),
   });
 }
 
@@ -217,6 +275,137 @@ export async function api(path, opts = {}) {
       if (err2 instanceof ApiError && err2.status === 401) clearSession();
       throw err2;
     }
+  }
+}
+
+// ---------------------------------------------------------------- streaming
+
+/**
+ * Incremental parser of a text/event-stream body (the WHATWG "server-sent events"
+ * format): feed it decoded text as it arrives; it calls onEvent({event, data, id})
+ * for every complete event (`event` defaults to "message"; several `data:` lines
+ * are joined with "\n"; comments and unknown fields are ignored).
+ */
+export class SseParser {
+  constructor(onEvent) {
+    this.onEvent = onEvent;
+    this.buffer = '';
+    this.reset();
+  }
+
+  reset() {
+    this.event = '';
+    this.data = [];
+    this.id = '';
+  }
+
+  push(text) {
+    this.buffer += text;
+    let nl;
+    // A line ends at \r\n, \n or \r; a lone \r at the end may be half of a \r\n.
+    while ((nl = this.buffer.search(/\r\n|\n|\r(?!$)/)) >= 0) {
+      const line = this.buffer.slice(0, nl);
+      const skip = this.buffer.startsWith('\r\n', nl) ? 2 : 1;
+      this.buffer = this.buffer.slice(nl + skip);
+      this.line(line);
+    }
+  }
+
+  /** The stream ended: a last event without its blank line is dropped, as the spec says. */
+  end() {
+    this.buffer = '';
+    this.reset();
+  }
+
+  line(line) {
+    if (line === '') {
+      if (this.data.length) this.onEvent({ event: this.event || 'message', data: this.data.join('\n'), id: this.id });
+      this.reset();
+      return;
+    }
+    if (line.startsWith(':')) return;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'event') this.event = value;
+    else if (field === 'data') this.data.push(value);
+    else if (field === 'id') this.id = value;
+  }
+}
+
+async function openStream(path, body, signal) {
+  const headers = {
+    Accept: 'text/event-stream, application/json, application/problem+json',
+    'Content-Type': 'application/json',
+  };
+  if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
+  let res;
+  try {
+    res = await fetch(path, {
+      method: 'POST', headers, body: JSON.stringify(body), credentials: 'same-origin', cache: 'no-store', signal,
+    });
+  } catch (e) {
+    if (e && e.name === 'AbortError') throw e;
+    throw networkError();
+  }
+  if (!res.ok) throw await toApiError(res);
+  return res;
+}
+
+/**
+ * POST `body` to `path` and read the answer as server-sent events, calling
+ * onEvent(name, data) for each (data parsed as JSON when it is JSON) as soon as
+ * it arrives. A 401 before the stream starts refreshes the session and retries
+ * once, like api(). Errors before the stream (402, 503, …) reject with an
+ * ApiError; `signal` (an AbortController's) stops the request, rejecting with
+ * an AbortError. A server that answers JSON instead of a stream gets it passed
+ * to onEvent('json', data). Resolves when the stream ends.
+ */
+export async function apiStream(path, { body = {}, signal, onEvent = () => {} } = {}) {
+  let res;
+  try {
+    res = await openStream(path, body, signal);
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 401) throw err;
+    const renewed = await refresh();
+    if (!renewed) throw err;
+    try {
+      res = await openStream(path, body, signal);
+    } catch (err2) {
+      if (err2 instanceof ApiError && err2.status === 401) clearSession();
+      throw err2;
+    }
+  }
+  const type = res.headers.get('Content-Type') || '';
+  if (!type.includes('text/event-stream')) {
+    if (!type.includes('json')) throw new ApiError({ status: 502, code: 'unavailable', message: UNAVAILABLE_MESSAGE });
+    onEvent('json', await res.json());
+    return;
+  }
+  const parser = new SseParser(({ event, data }) => {
+    let parsed = data;
+    try { parsed = JSON.parse(data); } catch { /* not JSON: passed as text */ }
+    onEvent(event, parsed);
+  });
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder('utf-8');
+  try {
+    for (;;) {
+      let chunk;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        if (e && e.name === 'AbortError') throw e;
+        throw new ApiError({ status: 0, code: 'network', message: 'The connection was lost before the reply was complete.' });
+      }
+      if (chunk.done) break;
+      parser.push(decoder.decode(chunk.value, { stream: true }));
+    }
+    parser.push(decoder.decode());
+    parser.end();
+  } finally {
+    reader.releaseLock();
   }
 }
 

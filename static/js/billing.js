@@ -2,7 +2,8 @@
 // past_due banner, invoices (hosted page and PDF), "Manage billing" (Stripe
 // Customer Portal).
 import { api } from './api.js';
-import { $, el, formatDate, formatMoney, handleAuthLoss, initPage, safeHref, setPageStatus, withBusy } from './page.js';
+import { $, el, formatDate, formatMoney, handleAuthLoss, safeHref, setPageStatus, withBusy } from './page.js';
+import { startShell } from './shell.js';
 import { PAID_STATUSES, STATUS_LABELS, billingErrorMessage, currentPlanCode, openPortal, planLabel } from './billing-common.js';
 
 const PER_PAGE = 50;
@@ -134,7 +135,7 @@ $('#invoices-more').addEventListener('click', async (event) => {
   await withBusy(event.currentTarget, () => loadInvoices(false), 'Loading…');
 });
 
-const user = await initPage({ requireAuth: true });
+const user = await startShell();
 if (user) {
   try {
     const sub = await api('/api/billing/subscription');

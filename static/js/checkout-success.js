@@ -2,7 +2,8 @@
 // subscription by webhook, so poll GET /api/billing/subscription until it is
 // active (or trialing); say so clearly when that takes more than ~30 s.
 import { api } from './api.js';
-import { $, handleAuthLoss, initPage, setPageStatus } from './page.js';
+import { $, handleAuthLoss, setPageStatus } from './page.js';
+import { startShell } from './shell.js';
 import { planLabel } from './billing-common.js';
 
 const SLOW_AFTER_MS = 30_000;
@@ -57,7 +58,7 @@ function start() {
 
 again.addEventListener('click', start);
 
-const user = await initPage({ requireAuth: true });
+const user = await startShell();
 if (user) {
   setPageStatus('');
   $('#content').hidden = false;

@@ -1,6 +1,7 @@
 // /notifications — the in-app notifications: unread count, mark read, mark all read.
 import { api } from './api.js';
-import { $, el, formatDate, handleAuthLoss, initPage, safeHref, setPageStatus, withBusy } from './page.js';
+import { $, el, formatDate, handleAuthLoss, safeHref, setPageStatus, withBusy } from './page.js';
+import { refreshBell, startShell } from './shell.js';
 
 const PER_PAGE = 50;
 const list = $('#notification-list');
@@ -55,6 +56,7 @@ async function markRead(item, li, button) {
     await withBusy(button, () => api(`/api/notifications/${encodeURIComponent(item.id)}/read`, { method: 'POST' }));
     item.read_at = new Date().toISOString();
     setUnread(unread - 1);
+    refreshBell();
     status.textContent = `Marked “${item.title || 'notification'}” as read.`;
     const replacement = render(item);
     li.replaceWith(replacement);
@@ -69,7 +71,7 @@ async function markRead(item, li, button) {
 async function loadCount() {
   try {
     const data = await api('/api/notifications?unread=1&per_page=1');
-    setUnread(Number(data && data.total) || 0);
+    setUnread(Number.isFinite(data && data.unread) ? data.unread : Number(data && data.total) || 0);
   } catch (err) {
     if (!handleAuthLoss(err)) countOut.textContent = 'Unread count unavailable';
   }
@@ -102,6 +104,7 @@ markAll.addEventListener('click', async () => {
   try {
     await withBusy(markAll, () => api('/api/notifications/read-all', { method: 'POST' }), 'Marking…');
     setUnread(0);
+    refreshBell();
     await load(true);
     status.textContent = 'All notifications are marked as read.';
   } catch (err) {
@@ -115,7 +118,7 @@ more.addEventListener('click', async () => {
   await withBusy(more, () => load(false), 'Loading…');
 });
 
-const user = await initPage({ requireAuth: true });
+const user = await startShell();
 if (user) {
   setPageStatus('');
   $('#content').hidden = false;

@@ -4,8 +4,9 @@ import {
   api, clearFieldErrors, clearSession, logoutAll, setUser, showFieldErrors, showFormMessage,
 } from './api.js';
 import {
-  $, checkForm, el, formatDate, handleAuthLoss, initPage, setPageStatus, withBusy,
+  $, checkForm, el, formatDate, handleAuthLoss, setPageStatus, withBusy,
 } from './page.js';
+import { startShell, toast } from './shell.js';
 
 function fail(form, err) {
   if (handleAuthLoss(err)) return;
@@ -26,7 +27,7 @@ nameForm.addEventListener('submit', async (event) => {
       method: 'PATCH', body: { name: nameForm.elements.name.value.trim() },
     }), 'Saving…');
     if (user && user.id) setUser(user);
-    showFormMessage(nameForm, 'Your name was saved.', 'success');
+    toast('Your name was saved.');
   } catch (err) {
     fail(nameForm, err);
   }
@@ -83,7 +84,7 @@ prefsForm.addEventListener('submit', async (event) => {
   const button = prefsForm.querySelector('button[type="submit"]');
   try {
     await withBusy(button, () => api('/api/profile/notification-preferences', { method: 'PUT', body }), 'Saving…');
-    showFormMessage(prefsForm, 'Your email preferences were saved.', 'success');
+    toast('Your email preferences were saved.');
   } catch (err) {
     fail(prefsForm, err);
   }
@@ -214,7 +215,7 @@ deleteForm.addEventListener('submit', async (event) => {
 
 // ---------------------------------------------------------------- start
 
-const user = await initPage({ requireAuth: true });
+const user = await startShell();
 if (user) {
   nameForm.elements.name.value = user.name || '';
   $('#profile-email').textContent = user.email;

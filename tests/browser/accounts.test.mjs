@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import {
-  TEST_TIMEOUT, assertNoProblems, closeBrowser, closePage, loginViaUi, newPage, newUser, pathOf,
-  registerViaUi, scrollWidth, url, waitForPath,
+  TEST_TIMEOUT, assertNoProblems, closeBrowser, closePage, loginViaUi, newPage, newUser, openAccountMenu, pathOf,
+  registerViaUi, scrollWidth, signOutViaUi, url, waitForPath,
 } from './lib.mjs';
 
 after(closeBrowser);
@@ -50,8 +50,8 @@ test('register, reload, change password, sign out, sign in with the new password
     await page.getByText('Your password was changed').waitFor();
     await page.getByText('This device').waitFor();
 
-    // sign out (header button)
-    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    // sign out (the account menu)
+    await signOutViaUi(page);
     await waitForPath(page, '/login');
     await page.goto(url('/app'));
     await waitForPath(page, '/login');
@@ -88,7 +88,7 @@ test('protected pages redirect to /login?next=… without a session, and come ba
     const user = newUser('next');
     await registerViaUi(page, user, encodeURIComponent('//evil.example/x'));
     await waitForPath(page, '/app');
-    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await signOutViaUi(page);
     await waitForPath(page, '/login');
     await loginViaUi(page, user.email, user.password, '/profile');
     await waitForPath(page, '/profile');
@@ -114,13 +114,20 @@ test('login, register and profile fit 375 px without horizontal scrolling', { ti
     await page.locator('#content').waitFor();
     await page.locator('#session-list li').first().waitFor();
     assert.ok(await scrollWidth(page) <= 375, `/profile scrollWidth ${await scrollWidth(page)} > 375`);
-    // the navigation folds behind "Menu" and opens by keyboard
-    const menu = page.getByRole('button', { name: 'Menu' });
+    // the navigation folds behind "Menu" (a drawer) and opens by keyboard
+    const menu = page.getByRole('button', { name: 'Menu', exact: true });
     await menu.focus();
     await page.keyboard.press('Enter');
     assert.equal(await menu.getAttribute('aria-expanded'), 'true');
-    await page.getByRole('button', { name: 'Sign out', exact: true }).waitFor();
+    await page.locator('#app-sidebar').getByRole('link', { name: 'Projects' }).waitFor();
     assert.ok(await scrollWidth(page) <= 375, `/profile with the menu open is wider than 375 px`);
+    await page.keyboard.press('Escape');
+    assert.equal(await menu.getAttribute('aria-expanded'), 'false');
+    // the account menu holds the email and "Sign out"
+    await openAccountMenu(page);
+    await page.locator('#account-panel').getByText(user.email).waitFor();
+    await page.locator('#account-panel').getByRole('button', { name: 'Sign out', exact: true }).waitFor();
+    assert.ok(await scrollWidth(page) <= 375, `/profile with the account menu open is wider than 375 px`);
     assertNoProblems(page, assert);
   } finally {
     await closePage(page);

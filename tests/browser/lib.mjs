@@ -246,6 +246,56 @@ export async function waitForEmailLink(email, linkPath, { since = 0, timeout = 4
   throw new Error(`no email to ${email} with a ${linkPath} link in ${MAIL_DIR} within ${timeout} ms`);
 }
 
+// ---------------------------------------------------------------- signed-in pages (the app shell)
+
+/** Open the account menu of the app shell (name, email, plan, sign out). */
+export async function openAccountMenu(page) {
+  const button = page.locator('#account-button');
+  if (await button.getAttribute('aria-expanded') !== 'true') await button.click();
+  await page.locator('#account-panel').waitFor();
+}
+
+/** Sign out through the account menu of the app shell (does not wait for /login). */
+export async function signOutViaUi(page) {
+  await openAccountMenu(page);
+  await page.locator('#account-panel').getByRole('button', { name: 'Sign out', exact: true }).click();
+}
+
+/**
+ * Call the API from inside the page, with the page's own session (the access
+ * token lives in api.js's memory): resolves the JSON, or {error: {status, code}}.
+ */
+export function pageApi(page, path, { method = 'GET', body } = {}) {
+  return page.evaluate(async ({ path: p, method: m, body: b }) => {
+    const { api } = await import('/js/api.js');
+    try {
+      return await api(p, { method: m, body: b });
+    } catch (e) {
+      return { error: { status: e.status, code: e.code, message: e.message } };
+    }
+  }, { path, method, body });
+}
+
+let mockPromise = null;
+/** True when TG_URL is tests/browser/mock/server.mjs rather than the real stack. */
+export function isMock() {
+  if (!mockPromise) {
+    mockPromise = (async () => {
+      const b = await browser();
+      const ctx = await b.newContext({ ignoreHTTPSErrors: true });
+      try {
+        const res = await ctx.request.get(url('/__mock/up'), { timeout: STEP_TIMEOUT });
+        return res.status() === 200 && (res.headers()['content-type'] || '').includes('json');
+      } catch {
+        return false;
+      } finally {
+        await ctx.close();
+      }
+    })();
+  }
+  return mockPromise;
+}
+
 /** document.documentElement.scrollWidth — no horizontal scrolling at `width` means <= width. */
 export async function scrollWidth(page) {
   return page.evaluate(() => document.documentElement.scrollWidth);

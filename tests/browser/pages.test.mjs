@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import {
-  TEST_TIMEOUT, assertNoProblems, closeBrowser, closePage, newPage, newUser, registerViaUi, scrollWidth, url,
+  TEST_TIMEOUT, assertNoProblems, closeBrowser, closePage, newPage, newUser, pageApi, registerViaUi, url,
   waitForPath,
 } from './lib.mjs';
 
@@ -12,7 +12,10 @@ after(closeBrowser);
 
 const PUBLIC = ['/', '/login', '/register', '/forgot-password', '/reset-password?token=x', '/pricing',
   '/terms', '/privacy', '/cookies', '/refund-policy'];
-const PROTECTED = ['/app', '/profile', '/notifications', '/billing', '/checkout-success'];
+const PROTECTED = ['/app', '/projects', '/agents', '/chat', '/usage', '/profile', '/notifications', '/billing',
+  '/checkout-success'];
+// The app shell's sidebar, the same on every signed-in page.
+const SHELL_NAV = ['/app', '/projects', '/agents', '/chat', '/usage', '/billing', '/profile'];
 
 /** Facts about the loaded page the tests assert on. */
 function audit(page) {
@@ -75,11 +78,34 @@ for (const width of [375, 1280]) {
     try {
       await registerViaUi(page, newUser(`pages${width}`));
       await waitForPath(page, '/app');
-      for (const path of PROTECTED) {
+      await page.locator('#content').waitFor();
+      const project = await pageApi(page, '/api/projects', { method: 'POST', body: { name: 'Pages test' } });
+      assert.ok(project.id, `a project to show: ${JSON.stringify(project)}`);
+      for (const path of [...PROTECTED, `/project?id=${project.id}`]) {
         await page.goto(url(path));
         await page.waitForLoadState('networkidle');
         await page.locator('#content').waitFor();
         await check(page, path, width);
+        const nav = await page.locator('#app-sidebar .app-nav a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+        assert.deepEqual(nav, SHELL_NAV, `${path}: the app shell's sidebar`);
+        assert.equal(await page.locator('#app-sidebar a[aria-current="page"]').count(), path === '/notifications' ? 0 : 1,
+          `${path}: one sidebar link marks the current section`);
+        // The shell has its room before the script fills it in (name, bell count, upgrade link):
+        // nothing in the top bar or the sidebar moves while the page loads.
+        const shifted = await page.evaluate(() => new Promise((resolve) => {
+          new PerformanceObserver((list) => {
+            const moved = [];
+            for (const e of list.getEntries()) {
+              for (const src of e.sources || []) {
+                const n = src.node;
+                if (n && n.closest && n.closest('.app-topbar, .app-sidebar')) moved.push(n.id || n.className || n.nodeName);
+              }
+            }
+            resolve(moved);
+          }).observe({ type: 'layout-shift', buffered: true });
+          setTimeout(() => resolve([]), 500);
+        }));
+        assert.deepEqual(shifted, [], `${path}: the app shell moved while loading`);
       }
       assertNoProblems(page, assert);
     } finally {

@@ -7,7 +7,8 @@
 //
 // It prints the URL it listens on. It is NOT the contract: shared/API.md is.
 // Extra routes for tests: GET /__mock/down and /__mock/up make every /api/ route
-// answer 503 (or come back); the fake Stripe Checkout page is /__mock/stripe/….
+// answer 503 (or come back); the fake Stripe Checkout page is /__mock/stripe/…;
+// POST /__mock/limits and /__mock/llm tune the product routes (see product.mjs).
 
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
@@ -17,6 +18,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { productRoutes } from './product.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const STATIC = path.resolve(here, '../../../static');
@@ -80,8 +82,9 @@ function planOf(u) {
 class Problem extends Error {
   constructor(status, code, detail, extra = {}) { super(detail); Object.assign(this, { status, code, detail, extra }); }
 }
-const TITLES = { 400: 'Bad request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not found', 409: 'Conflict',
-  415: 'Unsupported media type', 422: 'Validation failed', 429: 'Too many requests', 503: 'Service unavailable' };
+const TITLES = { 400: 'Bad request', 401: 'Unauthorized', 402: 'Quota exceeded', 403: 'Forbidden', 404: 'Not found', 409: 'Conflict',
+  415: 'Unsupported media type', 422: 'Validation failed', 429: 'Too many requests', 502: 'Bad gateway',
+  503: 'Service unavailable' };
 
 function send(res, status, body, headers = {}) {
   const h = { 'Cache-Control': 'no-store', 'X-Request-Id': randomUUID(), ...headers };
@@ -318,6 +321,7 @@ async function apiRoute(req, res, url) {
 
   // everything below needs a bearer token
   const { user, session } = bearer(req);
+  if (await product.handle(req, res, url, user, route)) return undefined;
 
   if ((g = route('GET', '/api/auth/me'))) return send(res, 200, publicUser(user));
   if ((g = route('POST', '/api/auth/logout-all'))) {
@@ -381,7 +385,7 @@ async function apiRoute(req, res, url) {
   }
   if ((g = route('GET', '/api/notifications'))) {
     const items = url.searchParams.get('unread') === '1' ? user.notifications.filter((n) => !n.read_at) : user.notifications;
-    return send(res, 200, list(items, url));
+    return send(res, 200, { ...list(items, url), unread: user.notifications.filter((n) => !n.read_at).length });
   }
   if ((g = route('POST', '/api/notifications/read-all'))) {
     for (const n of user.notifications) n.read_at = n.read_at || now();
@@ -414,6 +418,7 @@ async function apiRoute(req, res, url) {
 }
 
 const pendingCheckouts = new Map();
+const product = productRoutes({ Problem, send, readJson, list, now, notify, planOf, PLANS });
 
 function stripePage(res, title, body) {
   res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': CSP });
@@ -421,6 +426,7 @@ function stripePage(res, title, body) {
 }
 
 async function mockRoute(req, res, url) {
+  if (await product.control(req, res, url)) return undefined;
   if (url.pathname === '/__mock/down') { apiDown = true; return send(res, 200, { down: true }); }
   if (url.pathname === '/__mock/up') { apiDown = false; return send(res, 200, { down: false }); }
   const m = /^\/__mock\/stripe\/checkout\/([\w]+)$/.exec(url.pathname);
