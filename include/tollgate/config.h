@@ -50,6 +50,8 @@ struct tg_config {
 	int access_token_ttl;       /* seconds */
 	int refresh_token_ttl;      /* seconds */
 	int refresh_reuse_interval; /* seconds */
+	int principal_cache_entries; /* sessions each worker keeps checked in memory (0 = none) */
+	int principal_cache_ttl;    /* seconds a cached session is trusted without news from PostgreSQL */
 	int bcrypt_cost;
 	int login_max_failures;
 	int login_failure_window;   /* seconds */

@@ -56,13 +56,14 @@ enum db_lock_space { DB_LOCK_JOB = 1, DB_LOCK_OUTBOX = 2, DB_LOCK_CHECKOUT = 3 }
 int db_try_lock(struct db *db, struct arena *a, enum db_lock_space space, const char *key, bool *got);
 void db_unlock(struct db *db, struct arena *a, enum db_lock_space space, const char *key);
 
-/* Asks for PostgreSQL's notifications on channel (a static name) on this connection and on every
- * one made later. */
-void db_listen(struct db *db, const char *channel);
 typedef void (*db_notify_fn)(void *ud, const char *channel, const char *payload);
-/* Hands the notifications that have arrived to fn, without waiting and without a round trip (reads
- * what the socket already holds). Returns how many. */
-int db_notifications(struct db *db, db_notify_fn fn, void *ud);
+/* Asks for PostgreSQL's notifications on channel (a static name) on this connection and on every
+ * one made later; db_notifications hands each to fn. Several listeners may share a channel. */
+void db_listen(struct db *db, const char *channel, db_notify_fn fn, void *ud);
+/* Hands the notifications that have arrived to their listeners, without waiting and without a
+ * round trip (reads what the socket already holds; libpq also keeps those that came with a
+ * result). A connection found broken is dropped (db_generation becomes 0). Returns how many. */
+int db_notifications(struct db *db);
 /* Which connection this is: changes with every reconnect (0 while there is none). A cache filled
  * from one connection's notifications must be dropped when it changes: some may have been missed. */
 uint64_t db_generation(const struct db *db);

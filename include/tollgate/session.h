@@ -9,11 +9,6 @@
 struct arena;
 struct db;
 
-/* The one indexed query behind every authenticated request: the session is live and the
- * user active. Fills u. TG_EAUTH when not. */
-int session_principal(struct db *db, struct arena *a, const char *session_id, const char *user_id,
-		      struct account_user *u);
-
 enum session_refresh_result {
 	SESSION_REFRESHED,
 	SESSION_INVALID,     /* unknown, expired or revoked token */

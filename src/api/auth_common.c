@@ -4,6 +4,7 @@
 #include "tollgate/mem.h"
 #include "tollgate/config.h"
 #include "tollgate/password.h"
+#include "tollgate/principal.h"
 #include "tollgate/session.h"
 #include "tollgate/settings.h"
 #include "tollgate/status.h"
@@ -49,7 +50,7 @@ int api_authenticate(struct app *app, struct http_req *req)
 	if (token_verify(app->auth->key, req->arena, tok, time(NULL), &c) != TG_OK)
 		return TG_EAUTH;
 	struct account_user *u = arena_alloc(req->arena, sizeof(*u));
-	int rc = session_principal(app->db, req->arena, c.sid, c.sub, u);
+	int rc = principal_get(app->auth->principals, req->arena, c.sid, c.sub, u);
 	if (rc != TG_OK)
 		return rc;
 	req->user_id = u->id;
@@ -141,6 +142,8 @@ int api_auth_init(struct app *app)
 	k->audience = app->cfg->jwt_audience;
 	k->ttl = app->cfg->access_token_ttl;
 	app->auth->key = k;
+	app->auth->principals =
+		principal_cache_new(app->db, app->cfg->principal_cache_entries, app->cfg->principal_cache_ttl);
 	return TG_OK;
 }
 
@@ -149,6 +152,7 @@ void api_auth_free(struct app *app)
 	if (!app->auth)
 		return;
 	password_hasher_free(app->auth->hasher);
+	principal_cache_free(app->auth->principals);
 	free(app->auth->key);
 	free(app->auth);
 	app->auth = NULL;

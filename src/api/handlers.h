@@ -94,6 +94,7 @@ struct account_tokens;
 struct auth_state {
 	struct password_hasher *hasher; /* created on first use: only password routes need it */
 	struct token_key *key;
+	struct principal_cache *principals; /* the sessions this worker has checked (principal.h) */
 };
 
 /* The process's hasher, created on first use (NULL when out of memory). */

@@ -4,8 +4,11 @@
 #define SECS(n) "make_interval(secs => $" #n ")"
 
 static const char *const sql[AUTH_STMT__COUNT] = {
+	/* and until when the answer holds without news: the session's end, or a past-due plan's end of
+	 * grace (the plan changes then without any write to notify about) */
 	[AUTH_PRINCIPAL] =
-		"SELECT " USER_COLUMNS
+		"SELECT " USER_COLUMNS ", extract(epoch FROM least(s.expires_at, (SELECT min(g.grace_until)"
+		"   FROM subscriptions g WHERE g.user_id = u.id AND g.status = 'past_due' AND g.grace_until > now())))::bigint"
 		" FROM sessions s JOIN users u ON u.id = s.user_id"
 		" WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()"
 		" AND u.status = 'active'",

@@ -11,16 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-int session_principal(struct db *db, struct arena *a, const char *session_id, const char *user_id,
-		      struct account_user *u)
-{
-	if (!uuid_valid(session_id) || !uuid_valid(user_id))
-		return TG_EAUTH;
-	const char *p[] = {session_id, user_id};
-	int rc = auth_user_query(db, a, AUTH_PRINCIPAL, 2, p, u, NULL);
-	return rc == TG_ENOTFOUND ? TG_EAUTH : rc;
-}
-
 /* The successor of token: base64url(HMAC-SHA256(K, token)), K = HMAC-SHA256(secret, label). */
 static char *successor(struct arena *a, const unsigned char *secret, size_t secret_len, const char *token)
 {

@@ -63,6 +63,8 @@ static const struct key keys[] = {
 	D(access_token_ttl, "15m", 30, 86400),
 	D(refresh_token_ttl, "30d", 300, 365 * 86400),
 	D(refresh_reuse_interval, "10s", 0, 600),
+	I(principal_cache_entries, 4096, 0, 1000000),
+	D(principal_cache_ttl, "30s", 1, 3600),
 	I(bcrypt_cost, 12, 4, 31),
 	I(login_max_failures, 5, 1, 1000),
 	D(login_failure_window, "15m", 1, 86400),

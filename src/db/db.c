@@ -33,7 +33,11 @@ struct db {
 	int64_t backoff_us;
 	char sqlstate[6];
 	uint64_t generation;                      /* connections made so far */
-	const char *listens[DB_MAX_LISTENS];      /* channels LISTENed on every connection (static names) */
+	struct {
+		const char *channel; /* LISTENed on every connection (a static name) */
+		db_notify_fn fn;
+		void *ud;
+	} listens[DB_MAX_LISTENS];
 	int nlistens;
 };
 
@@ -85,7 +89,7 @@ static int connect_now(struct db *db)
 	db->next_attempt_us = 0;
 	db->generation++;
 	for (int i = 0; i < db->nlistens; i++)
-		listen_now(db, db->listens[i]);
+		listen_now(db, db->listens[i].channel);
 	return TG_OK;
 }
 
@@ -123,26 +127,41 @@ int db_ensure(struct db *db)
 	return connect_now(db);
 }
 
-void db_listen(struct db *db, const char *channel)
+void db_listen(struct db *db, const char *channel, db_notify_fn fn, void *ud)
 {
+	bool listening = false;
 	for (int i = 0; i < db->nlistens; i++)
-		if (!strcmp(db->listens[i], channel))
-			return;
-	if (db->nlistens == DB_MAX_LISTENS)
-		return;
-	db->listens[db->nlistens++] = channel;
-	if (db->conn && PQstatus(db->conn) == CONNECTION_OK && !db->in_tx)
+		listening = listening || !strcmp(db->listens[i].channel, channel);
+	if (db->nlistens == DB_MAX_LISTENS) {
+		log_error("db_listen: more than %d listeners (raise DB_MAX_LISTENS)", DB_MAX_LISTENS);
+		abort(); /* a programming error, found by the first test that starts a worker */
+	}
+	db->listens[db->nlistens].channel = channel;
+	db->listens[db->nlistens].fn = fn;
+	db->listens[db->nlistens].ud = ud;
+	db->nlistens++;
+	if (!listening && db->conn && PQstatus(db->conn) == CONNECTION_OK && !db->in_tx)
 		listen_now(db, channel);
 }
 
-int db_notifications(struct db *db, db_notify_fn fn, void *ud)
+int db_notifications(struct db *db)
 {
-	if (!db->conn || PQconsumeInput(db->conn) == 0)
+	if (!db->conn)
 		return 0;
+	if (!db->in_tx && (PQconsumeInput(db->conn) == 0 || PQstatus(db->conn) != CONNECTION_OK)) {
+		/* The server went away (restart, terminated backend): what was built from this
+		 * connection's notifications may be stale; the generation changes with the next one. */
+		PQfinish(db->conn);
+		db->conn = NULL;
+		forget_prepared(db);
+		return 0;
+	}
 	int n = 0;
 	PGnotify *note;
 	while ((note = PQnotifies(db->conn))) {
-		fn(ud, note->relname, note->extra);
+		for (int i = 0; i < db->nlistens; i++)
+			if (!strcmp(db->listens[i].channel, note->relname))
+				db->listens[i].fn(db->listens[i].ud, note->relname, note->extra);
 		PQfreemem(note);
 		n++;
 	}

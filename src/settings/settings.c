@@ -40,13 +40,21 @@ static const struct {
 	{"terms_version", json_type_string, 64},
 };
 
+static void on_notify(void *ud, const char *channel, const char *payload)
+{
+	(void)payload;
+	struct settings_cache *c = ud;
+	if (!strcmp(channel, SETTINGS_CHANNEL))
+		c->stale = true;
+}
+
 struct settings_cache *settings_cache_new(struct db *db)
 {
 	struct settings_cache *c = mem_calloc(1, sizeof(*c));
 	c->db = db;
 	c->s.registration_open = true;
 	c->s.support_email = c->s.terms_version = "";
-	db_listen(db, SETTINGS_CHANNEL);
+	db_listen(db, SETTINGS_CHANNEL, on_notify, c);
 	return c;
 }
 
@@ -59,13 +67,6 @@ void settings_cache_free(struct settings_cache *c)
 	free(c);
 }
 
-static void on_notify(void *ud, const char *channel, const char *payload)
-{
-	(void)payload;
-	struct settings_cache *c = ud;
-	if (!strcmp(channel, SETTINGS_CHANNEL))
-		c->stale = true;
-}
 
 static void set_string(char **slot, const char **view, json_object *v)
 {
@@ -109,7 +110,7 @@ int settings_get(struct settings_cache *c, const struct settings **out)
 	if (!c) /* a process without a database (tools, fuzz targets) */
 		return TG_EUNAVAIL;
 	*out = &c->s;
-	db_notifications(c->db, on_notify, c);
+	db_notifications(c->db);
 	if (!c->stale && c->generation && c->generation == db_generation(c->db))
 		return TG_OK;
 	int rc = reload(c);
