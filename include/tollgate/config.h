@@ -78,6 +78,10 @@ struct tg_config {
 	int mail_give_up_after;     /* seconds after which an undelivered email is marked failed */
 	char *templates_dir;        /* "" = <data_dir>/templates, then <data_dir>/conf/templates */
 	char *app_name;             /* product name used in emails */
+	/* The operator, as the legal pages name it (GET /api/site); production requires them all. */
+	char *company_name, *company_address, *contact_email;
+	char *legal_effective_date; /* YYYY-MM-DD: the date the current terms and policies took effect */
+	char *legal_jurisdiction;   /* whose law governs the terms, e.g. "Ireland" */
 	int verify_token_ttl;       /* seconds */
 	int reset_token_ttl;        /* seconds */
 

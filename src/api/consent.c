@@ -31,6 +31,18 @@ HANDLER(api_site)
 			       json_object_new_boolean(app->cfg->registration_open && st->registration_open));
 	json_object_object_add(o, "maintenance_mode", json_object_new_boolean(st->maintenance_mode));
 	json_object_object_add(o, "providers", site_providers(app));
+	/* the operator, as the legal pages name it */
+	const struct {
+		const char *name, *value;
+	} legal[] = {
+		{"company_name", app->cfg->company_name},
+		{"company_address", app->cfg->company_address},
+		{"contact_email", app->cfg->contact_email},
+		{"legal_effective_date", app->cfg->legal_effective_date},
+		{"legal_jurisdiction", app->cfg->legal_jurisdiction},
+	};
+	for (size_t i = 0; i < sizeof(legal) / sizeof(legal[0]); i++)
+		json_object_object_add(o, legal[i].name, json_object_new_string(legal[i].value ? legal[i].value : ""));
 	http_res_header(res, req->arena, "Cache-Control", "no-cache");
 	http_res_json(res, req->arena, 200, o);
 }

@@ -39,6 +39,7 @@ FIELDS(api_change_password_fields);
 FIELDS(api_delete_account_fields);
 FIELDS(api_forgot_fields);
 FIELDS(api_reset_fields);
+FIELDS(api_reset_check_fields);
 FIELDS(api_verify_fields);
 FIELDS(api_prefs_fields);
 FIELDS(api_notifications_fields);
@@ -129,6 +130,7 @@ void api_auth_free(struct app *app);
 /* recovery.c, notifications.c */
 HANDLER(api_forgot_password);
 HANDLER(api_reset_password);
+HANDLER(api_reset_check);
 HANDLER(api_verify_email);
 HANDLER(api_resend_verification);
 HANDLER(api_prefs_get);

@@ -90,6 +90,23 @@ HANDLER(api_reset_password)
 	http_res_empty(res, 204);
 }
 
+const struct valid_field api_reset_check_fields[] = {
+	{.name = "token", .type = VALID_STRING, .flags = VALID_REQUIRED | VALID_RAW},
+	{0},
+};
+
+/* Whether a reset link still works, before the user types a new password; consumes nothing. */
+HANDLER(api_reset_check)
+{
+	struct account_user u;
+	int rc = account_token_user(app->db, req->arena, ACCOUNT_TOKEN_RESET, req->values[0].str, &u);
+	if (rc == TG_ENOTFOUND)
+		return invalid_token(res, req);
+	if (rc != TG_OK)
+		return api_fail(res, req, rc);
+	http_res_empty(res, 204);
+}
+
 const struct valid_field api_verify_fields[] = {
 	{.name = "token", .type = VALID_STRING, .flags = VALID_REQUIRED | VALID_RAW},
 	{0},

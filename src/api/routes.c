@@ -32,6 +32,7 @@ static const struct route core_routes[] = {
 
 	{HTTP_POST, "/api/auth/forgot-password", ROUTE_BODY | ROUTE_CREDENTIAL, api_forgot_password, api_forgot_fields},
 	{HTTP_POST, "/api/auth/reset-password", ROUTE_BODY | ROUTE_PASSWORD | ROUTE_CREDENTIAL, api_reset_password, api_reset_fields},
+	{HTTP_POST, "/api/auth/reset-password/check", ROUTE_BODY | ROUTE_CREDENTIAL, api_reset_check, api_reset_check_fields},
 	{HTTP_POST, "/api/auth/verify-email", ROUTE_BODY | ROUTE_CREDENTIAL, api_verify_email, api_verify_fields},
 	{HTTP_POST, "/api/auth/resend-verification", ROUTE_USER | ROUTE_CREDENTIAL, api_resend_verification, NULL},
 	{HTTP_GET, "/api/profile/notification-preferences", ROUTE_USER, api_prefs_get, NULL},

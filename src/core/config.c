@@ -90,6 +90,11 @@ static const struct key keys[] = {
 	D(mail_give_up_after, "24h", 60, 30 * 86400),
 	S(templates_dir, ""),
 	S(app_name, "Tollgate"),
+	S(company_name, ""),
+	S(company_address, ""),
+	S(contact_email, ""),
+	S(legal_effective_date, ""),
+	S(legal_jurisdiction, ""),
 	D(verify_token_ttl, "48h", 60, 30 * 86400),
 	D(reset_token_ttl, "1h", 60, 7 * 86400),
 
@@ -334,6 +339,30 @@ int config_load(struct tg_config *cfg, const char *path, char *err, size_t errle
 	return e.count ? TG_EINPUT : TG_OK;
 }
 
+/* The operator's details the legal pages show (GET /api/site). */
+static const struct {
+	const char *name;
+	size_t offset;
+} legal_keys[] = {
+	{"company_name", offsetof(struct tg_config, company_name)},
+	{"company_address", offsetof(struct tg_config, company_address)},
+	{"contact_email", offsetof(struct tg_config, contact_email)},
+	{"legal_effective_date", offsetof(struct tg_config, legal_effective_date)},
+	{"legal_jurisdiction", offsetof(struct tg_config, legal_jurisdiction)},
+};
+
+/* YYYY-MM-DD with a month and day that exist. */
+static bool valid_date(const char *s)
+{
+	int y, m, d;
+	char tail;
+	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || s[4] != '-' || s[7] != '-')
+		return false;
+	static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	return y >= 2000 && m >= 1 && m <= 12 && d >= 1 && d <= days[m - 1] &&
+	       !(m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+}
+
 bool config_is_production(const struct tg_config *cfg)
 {
 	return cfg->environment && strcmp(cfg->environment, "production") == 0;
@@ -403,7 +432,18 @@ int config_validate(const struct tg_config *cfg, char *err, size_t errlen)
 		err_add(&e, "%ssmtp_url: must start with smtp:// or smtps://", where(cfg, "smtp_url", at, sizeof(at)));
 	if (*cfg->litellm_encryption_key && !is_hex(cfg->litellm_encryption_key, 64))
 		err_add(&e, "%slitellm_encryption_key: must be 64 hex characters (32 bytes)", where(cfg, "litellm_encryption_key", at, sizeof(at)));
+	if (*cfg->legal_effective_date && !valid_date(cfg->legal_effective_date))
+		err_add(&e, "%slegal_effective_date: must be a date, YYYY-MM-DD", where(cfg, "legal_effective_date", at, sizeof(at)));
+	if (*cfg->contact_email && !strchr(cfg->contact_email, '@'))
+		err_add(&e, "%scontact_email: must be an email address", where(cfg, "contact_email", at, sizeof(at)));
 	if (prod) {
+		/* the legal pages are the operator's word to its customers: never a template's blanks */
+		for (size_t i = 0; i < sizeof(legal_keys) / sizeof(legal_keys[0]); i++) {
+			const char *v = *(char *const *)((const char *)cfg + legal_keys[i].offset);
+			if (!v || !*v)
+				err_add(&e, "%s%s: production requires it (shown on the legal pages)",
+					where(cfg, legal_keys[i].name, at, sizeof(at)), legal_keys[i].name);
+		}
 		if (strncmp(cfg->public_origin, "https://", 8))
 			err_add(&e, "%spublic_origin: production requires https://", where(cfg, "public_origin", at, sizeof(at)));
 		if (strchr(cfg->cors_origins, '*'))

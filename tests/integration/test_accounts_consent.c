@@ -52,6 +52,14 @@ START_TEST(site_is_public)
 	ck_assert(json_object_is_type(it_at(r, "registration_open"), json_type_boolean));
 	ck_assert(json_object_is_type(it_at(r, "maintenance_mode"), json_type_boolean));
 	ck_assert(json_object_is_type(it_at(r, "providers"), json_type_array));
+	/* the operator's details, from the configuration, for the legal pages */
+	char company[256];
+	ck_assert(cfg_lookup("company_name", company, sizeof(company)));
+	ck_assert_str_eq(it_str(r, "company_name"), company);
+	ck_assert_str_eq(it_str(r, "legal_effective_date"), "2026-12-01");
+	ck_assert_ptr_nonnull(it_str(r, "company_address"));
+	ck_assert_ptr_nonnull(it_str(r, "contact_email"));
+	ck_assert_ptr_nonnull(it_str(r, "legal_jurisdiction"));
 	/* the settings' version, as stored */
 	char *stored = xstrdup(it_sql("SELECT value #>> '{}' FROM settings WHERE key = 'terms_version'"));
 	ck_assert_str_eq(it_str(r, "terms_version"), stored);

@@ -46,8 +46,16 @@ START_TEST(reset_password_flow)
 				  tok),
 			 1);
 
+	/* the page checks the link first: it works, and checking consumes nothing */
+	struct it_resp *r = post_json("/api/auth/reset-password/check", NULL, "{\"token\":\"%s\"}", tok);
+	it_expect(r, 204, NULL);
+	it_free(r);
+	r = post_json("/api/auth/reset-password/check", NULL, "{\"token\":\"%s\"}", tok);
+	it_expect(r, 204, NULL);
+	it_free(r);
+
 	/* a weak password is refused without burning the token */
-	struct it_resp *r = reset(tok, "short");
+	r = reset(tok, "short");
 	expect_field_error(r, "password");
 	it_free(r);
 	r = reset(tok, "password123");
@@ -89,8 +97,11 @@ START_TEST(reset_password_flow)
 	mail_free(c);
 	ck_assert_int_eq(notification_count(u.access, "password_changed"), 1);
 
-	/* single use */
+	/* single use: the used link is refused, and the check says so before any password is typed */
 	r = reset(tok, "Another-Quartz-Fresh-992");
+	it_expect(r, 400, "invalid_token");
+	it_free(r);
+	r = post_json("/api/auth/reset-password/check", NULL, "{\"token\":\"%s\"}", tok);
 	it_expect(r, 400, "invalid_token");
 	it_free(r);
 	ck_assert_int_eq(it_login(&u), 200);
@@ -131,7 +142,10 @@ START_TEST(reset_token_expired)
 	expect_forgot_accepted(u.email);
 	wait_token(u.email, SUBJ_RESET, 1, "/reset-password", tok, sizeof(tok));
 	it_sql("UPDATE auth_tokens SET expires_at = now() - interval '1 second' WHERE user_id = '%s' AND kind = 'reset'", u.id);
-	struct it_resp *r = reset(tok, "Expired-Quartz-Pass-1");
+	struct it_resp *r = post_json("/api/auth/reset-password/check", NULL, "{\"token\":\"%s\"}", tok);
+	it_expect(r, 400, "invalid_token");
+	it_free(r);
+	r = reset(tok, "Expired-Quartz-Pass-1");
 	it_expect(r, 400, "invalid_token");
 	it_free(r);
 	/* the old password still works; the sessions are untouched */
@@ -158,6 +172,13 @@ START_TEST(reset_unknown_tokens)
 	wait_token(u.email, SUBJ_VERIFY, 1, "/verify-email", tok, sizeof(tok));
 	r = reset(tok, "Crossed-Quartz-Pass-1");
 	it_expect(r, 400, "invalid_token");
+	it_free(r);
+	r = post_json("/api/auth/reset-password/check", NULL, "{\"token\":\"%s\"}", tok);
+	it_expect(r, 400, "invalid_token");
+	it_free(r);
+	/* no token */
+	r = post_json("/api/auth/reset-password/check", NULL, "%s", "{}");
+	it_expect_problem(r, 422, "validation_failed");
 	it_free(r);
 }
 END_TEST

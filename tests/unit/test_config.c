@@ -435,8 +435,14 @@ static void load_production(void)
 	set_str(&cfg.smtp_url, "smtp://mail.example.com:587");
 	set_str(&cfg.smtp_starttls, "required");
 	cfg.bcrypt_cost = 12;
+	set_str(&cfg.company_name, "Example Ltd");
+	set_str(&cfg.company_address, "1 Example Street, Dublin");
+	set_str(&cfg.contact_email, "legal@example.com");
+	set_str(&cfg.legal_effective_date, "2026-12-01");
+	set_str(&cfg.legal_jurisdiction, "Ireland");
 	ck_assert_msg(config_validate(&cfg, err, sizeof(err)) == TG_OK, "baseline refused: %s", err);
 }
+
 
 static void assert_invalid(const char *mention)
 {
@@ -453,6 +459,35 @@ START_TEST(test_validate_jwt_secret_length)
 	assert_invalid("jwt_secret");
 	set_str(&cfg.jwt_secret, secret32);
 	ck_assert_msg(config_validate(&cfg, err, sizeof(err)) == TG_OK, "%s", err);
+}
+END_TEST
+
+/* The legal pages never show a blank: production refuses to start without the operator's details. */
+START_TEST(test_validate_production_legal_details)
+{
+	static const char *const keys[] = {"company_name", "company_address", "contact_email", "legal_effective_date",
+					   "legal_jurisdiction"};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		load_production();
+		char **slot = i == 0 ? &cfg.company_name : i == 1 ? &cfg.company_address : i == 2 ? &cfg.contact_email
+					     : i == 3 ? &cfg.legal_effective_date : &cfg.legal_jurisdiction;
+		set_str(slot, "");
+		assert_invalid(keys[i]);
+		config_free(&cfg);
+	}
+	/* a date that does not exist, an address without @ — refused in any environment */
+	static const char *const bad_dates[] = {"2026-02-30", "2026-13-01", "1 Dec 2026", "2026-12-1", "2025-02-29"};
+	for (size_t i = 0; i < sizeof(bad_dates) / sizeof(bad_dates[0]); i++) {
+		load_production();
+		set_str(&cfg.legal_effective_date, bad_dates[i]);
+		assert_invalid("legal_effective_date");
+		config_free(&cfg);
+	}
+	load_production();
+	set_str(&cfg.legal_effective_date, "2028-02-29");
+	ck_assert_msg(config_validate(&cfg, err, sizeof(err)) == TG_OK, "a leap day refused: %s", err);
+	set_str(&cfg.contact_email, "legal.example.com");
+	assert_invalid("contact_email");
 }
 END_TEST
 
@@ -630,6 +665,7 @@ static Suite *config_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_validate_jwt_secret_length);
 	tcase_add_test(tc, test_validate_production_baseline);
+	tcase_add_test(tc, test_validate_production_legal_details);
 	tcase_add_test(tc, test_validate_production_http_origin);
 	tcase_add_test(tc, test_validate_production_wildcard_cors);
 	tcase_add_test(tc, test_validate_production_bcrypt_cost);
