@@ -2,6 +2,9 @@
 #include "product_helpers.h"
 #include "accounts_helpers.h"
 #include "billing_helpers.h"
+/* email_helpers.h defines its own MAIL_WAIT_MS */
+#undef MAIL_WAIT_MS
+#include "email_helpers.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -184,6 +187,41 @@ void pt_usage(const struct it_user *u, const char *metric, struct pt_metric *m)
 	json_object *l = it_at(r, path);
 	m->limit = l ? json_object_get_int64(l) : -1;
 	it_free(r);
+}
+
+/* ---- notices */
+
+json_object *pt_notifications(const struct it_user *u, const char *kind)
+{
+	struct it_resp *r = it_get("/api/notifications?per_page=200", u->access);
+	it_expect(r, 200, NULL);
+	json_object *items = it_at(r, "items"), *out = json_object_new_array();
+	for (size_t i = 0; items && i < json_object_array_length(items); i++) {
+		json_object *n = json_object_array_get_idx(items, i);
+		if (jstr(n, "kind") && !strcmp(jstr(n, "kind"), kind))
+			json_object_array_add(out, json_object_get(n));
+	}
+	it_free(r);
+	return out;
+}
+
+int pt_mail_count(const char *addr, const char *subj)
+{
+	return mailbox_count(addr, subj);
+}
+
+void pt_mail_wait(const char *addr, const char *subj, int want)
+{
+	struct mails ms;
+	mail_wait(addr, subj, want, 15000, &ms);
+	mails_free(&ms);
+}
+
+void pt_mail_barrier(const struct it_user *u)
+{
+	int before = mailbox_count(u->email, SUBJ_RESET);
+	expect_forgot_accepted(u->email);
+	pt_mail_wait(u->email, SUBJ_RESET, before + 1);
 }
 
 /* ---- test plans */

@@ -62,6 +62,18 @@ struct pt_metric {
 /* GET /api/usage, metric "projects" … "monthly_tokens". */
 void pt_usage(const struct it_user *u, const char *metric, struct pt_metric *m);
 
+/* ---- notices */
+
+/* The user's in-app notifications of kind (all of them, newest first): a new reference to the items. */
+json_object *pt_notifications(const struct it_user *u, const char *kind);
+/* Messages to addr whose subject contains subj (case-insensitive), in TG_MAIL_DIR. */
+int pt_mail_count(const char *addr, const char *subj);
+/* Waits (bounded) until want such messages arrived; fails the test otherwise. */
+void pt_mail_wait(const char *addr, const char *subj, int want);
+/* Asks for a password reset of u and waits for that email: every message queued for u before it
+ * has been delivered by then (the outbox sends in order), so a count taken after is final. */
+void pt_mail_barrier(const struct it_user *u);
+
 /* ---- test plans (see the top of this file) */
 
 /* A new archived plan with these limits (-1: unlimited) and models ["gpt-4o-mini"]; max_budget: the
