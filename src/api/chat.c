@@ -204,7 +204,7 @@ HANDLER(api_chat)
 		return refused(res, req, TG_EUNAVAIL, NULL, NULL);
 
 	struct quota_ctx q = api_quota(app, req);
-	struct quota_refusal refusal = {QUOTA_TOKENS, 0, 0};
+	struct quota_refusal refusal = {.metric = QUOTA_TOKENS};
 	char *key;
 	rc = litellm_chat_key(app->db, req->arena, cfg, (long)cfg->outbound_deadline * 1000, req->user_id, &key);
 	if (rc == TG_ENOTFOUND) /* the plan has no model: no allowance */
@@ -253,6 +253,9 @@ HANDLER(api_chat)
 	if (!answered && !st.started) {
 		/* nothing came back: nothing stored, the reservation given back */
 		quota_settle_tokens(&q, reservation, 0);
+		/* LiteLLM's budget refusal: the 402 says the plan's tokens, not the zeros it started with */
+		if (rc == TG_ELIMIT && quota_tokens_refusal(&q, &refusal) == TG_OK)
+			refusal.budget = true;
 		return refused(res, req, rc, &err, &refusal);
 	}
 	/* What was produced is kept and counted, even when the stream broke or the client left. */
