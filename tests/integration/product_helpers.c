@@ -408,6 +408,7 @@ static void sse_dispatch(struct sse_state *st)
 	ck_assert_msg(s->n < PT_MAX_EVENTS, "more than %d events", PT_MAX_EVENTS);
 	snprintf(s->event[s->n], sizeof(s->event[0]), "%s", *st->event ? st->event : "message");
 	s->data[s->n] = st->data ? json_tokener_parse(st->data) : NULL;
+	s->at[s->n] = it_now_ms();
 	ck_assert_msg(s->data[s->n] != NULL, "event %s: data is not JSON: %s", s->event[s->n], st->data ? st->data : "");
 	if (!strcmp(s->event[s->n], "delta")) {
 		s->deltas++;

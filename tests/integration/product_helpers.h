@@ -117,6 +117,7 @@ struct pt_stream {
 	int n;                      /* events */
 	char event[PT_MAX_EVENTS][16];
 	json_object *data[PT_MAX_EVENTS];
+	int64_t at[PT_MAX_EVENTS];  /* when each event arrived (it_now_ms) */
 	bool aborted;               /* the client closed the connection after stop_after deltas */
 	int deltas;
 	char reply[65536];          /* the deltas' content, joined */
