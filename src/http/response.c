@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const struct {
 	const char *code, *title;
@@ -225,7 +226,11 @@ int http_stream_begin(struct http_res *res, struct http_req *req, int status, co
 	res->content_type = content_type;
 	res->body = NULL;
 	res->body_len = 0;
-	http_res_header(res, req->arena, "Cache-Control", "no-store");
+	bool cache_control = false; /* the dispatcher may have set it already: once is enough */
+	for (const struct http_header *h = res->headers; h; h = h->next)
+		cache_control = cache_control || !strcasecmp(h->name, "Cache-Control");
+	if (!cache_control)
+		http_res_header(res, req->arena, "Cache-Control", "no-store");
 	http_res_header(res, req->arena, "X-Accel-Buffering", "no");
 	char *head;
 	size_t len;
