@@ -252,6 +252,38 @@ START_TEST(parallel_chats_at_the_edge_never_pass_the_limit)
 }
 END_TEST
 
+START_TEST(the_80_percent_notice_counts_reserved_tokens)
+{
+	struct it_user u;
+	pt_user_on_plan(&u, "pt-eighty", NULL, -1, -1, -1, 5000);
+	char a[64];
+	pt_agent(&u, "near", NULL, a);
+	it_free(pt_chat_ok(&u, a, "first", NULL, NULL));
+	set_used(&u, 3000); /* 60 % */
+	/* the reservation (about 1,030) takes used + reserved past 80 %, the reply itself uses little */
+	ck_assert_int_ge(3000 + reservation_of("a small question"), 4000);
+	struct it_resp *r = pt_chat_ok(&u, a, "a small question", NULL, NULL);
+	long long t = it_int(r, "usage.total_tokens");
+	it_free(r);
+	expect_tokens(&u, 3000 + t, 0);
+	ck_assert_int_lt(3000 + t, 4000);
+	r = it_get("/api/usage", u.access);
+	json_object *w = it_at(r, "warnings");
+	ck_assert_msg(json_object_array_length(w) == 1 && !strcmp(jstr(json_object_array_get_idx(w, 0), "metric"), "monthly_tokens") &&
+			      json_object_get_int(jget(json_object_array_get_idx(w, 0), "threshold")) == 80,
+		      "want one 80 %% notice for the tokens: %s", r->body);
+	it_free(r);
+	/* once: another chat over 80 % again notifies nothing more */
+	it_free(pt_chat_ok(&u, a, "a small question", NULL, NULL));
+	json_object *n = pt_notifications(&u, "usage_warning");
+	ck_assert_int_eq(json_object_array_length(n), 1);
+	json_object_put(n);
+	pt_mail_wait(u.email, "80% of your monthly tokens", 1);
+	pt_mail_barrier(&u);
+	ck_assert_int_eq(pt_mail_count(u.email, "You have used"), 1);
+}
+END_TEST
+
 START_TEST(a_crashed_chats_reservation_counts_until_it_expires)
 {
 	struct it_user u;
@@ -379,6 +411,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, reserved_while_it_runs_then_settled_to_the_reported_usage);
 	tcase_add_test(tc, a_chat_past_the_limit_is_402_and_stores_nothing);
 	tcase_add_test(tc, parallel_chats_at_the_edge_never_pass_the_limit);
+	tcase_add_test(tc, the_80_percent_notice_counts_reserved_tokens);
 	tcase_add_test(tc, a_crashed_chats_reservation_counts_until_it_expires);
 	tc = product_tcase(s, "periods", 60);
 	tcase_add_test(tc, a_new_calendar_month_restores_the_free_allowance);
