@@ -57,7 +57,7 @@ static json_object *build_prompt(struct arena *a, const struct product_agent *ag
 				 json_object *history, const char *content, long long budget, long long *tokens)
 {
 	char *system = arena_strdup(a, agent->system_prompt ? agent->system_prompt : "");
-	size_t np = passages ? json_object_array_length(passages) : 0; /* NULL: an agent bound to no project */
+	size_t np = passages ? json_object_array_length(passages) : 0; /* NULL: an agent without a project */
 	if (np) {
 		system = arena_printf(a, "%s%sUse these passages from the user's documents when they help, and say which "
 					 "document you used:\n",

@@ -80,7 +80,8 @@ int quota_reserve_tokens(const struct quota_ctx *q, long long tokens, const char
 			rc = notify_reached(q, QUOTA_TOKENS, db_int(r, 0, 1) + db_int(r, 0, 2), num_or(r, 0, 3, -1));
 		} else if ((rc = db_exec_row(q->db, q->a, &quota_stmts, Q_TOKENS_STATE, 1, p1, &r)) == TG_OK) {
 			long long limit = num_or(r, 0, 2, -1);
-			*refusal = (struct quota_refusal){.metric = QUOTA_TOKENS, .used = db_int(r, 0, 0) + db_int(r, 0, 1), .limit = limit};
+			*refusal = (struct quota_refusal){.metric = QUOTA_TOKENS, .used = db_int(r, 0, 0) + db_int(r, 0, 1),
+							  .limit = limit};
 			/* a chat refused for tokens has reached 100 %, whatever the sum says */
 			rc = notify_reached(q, QUOTA_TOKENS, limit, limit);
 			if (rc == TG_OK)
