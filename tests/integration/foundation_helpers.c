@@ -114,8 +114,9 @@ pid_t worker_of(const char *id)
 	return pid;
 }
 
-/* The pool size the running master was started with (main + password + jobs), from its
- * "master started: main pool N …, password pool N …, jobs N" log line; 0 when not found. */
+/* The pool size the running master was started with (main + password + chat + jobs), from its
+ * "master started: main pool N …, password pool N …, chat pool N …, jobs N" log line (a master
+ * without a chat pool logs none); 0 when not found. */
 int configured_children(pid_t master)
 {
 	char path[1024];
@@ -138,12 +139,15 @@ int configured_children(pid_t master)
 		const char *m = strstr(line, "master started: main pool ");
 		if (!m)
 			continue;
-		int main_n = 0, pw = 0, jobs = 0;
+		int main_n = 0, pw = 0, chat = 0, jobs = 0;
 		const char *p2 = strstr(m, "password pool ");
+		const char *c = strstr(m, "chat pool ");
 		const char *j = strstr(m, ", jobs ");
+		if (c && sscanf(c, "chat pool %d", &chat) != 1)
+			chat = 0;
 		if (sscanf(m, "master started: main pool %d", &main_n) == 1 && p2 &&
 		    sscanf(p2, "password pool %d", &pw) == 1 && j && sscanf(j, ", jobs %d", &jobs) == 1)
-			total = main_n + pw + jobs; /* the last start line of this pid wins */
+			total = main_n + pw + chat + jobs; /* the last start line of this pid wins */
 	}
 	free(line);
 	fclose(f);
