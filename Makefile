@@ -54,7 +54,8 @@ INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
 # all suites, one helper file per area for the suites of that area.
 INTEG_COMMON := tests/integration/itest.c tests/integration/foundation_helpers.c \
                 tests/integration/accounts_helpers.c tests/integration/mail_parse.c \
-                tests/integration/email_helpers.c tests/integration/billing_helpers.c
+                tests/integration/email_helpers.c tests/integration/billing_helpers.c \
+                tests/integration/product_helpers.c
 INTEG_HEADERS := $(INTEG_COMMON:.c=.h)
 INTEG_OBJS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%.o,$(INTEG_COMMON))
 INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(INTEG_SRCS))

@@ -51,7 +51,7 @@ int db_rollback_to_savepoint(struct db *db);
 /* Session-level advisory locks: held by the connection with no transaction open (so a network
  * call may run under one), and released by PostgreSQL the moment the connection ends (a worker
  * that dies never leaves one behind). A space per kind of thing; key is hashed. */
-enum db_lock_space { DB_LOCK_JOB = 1, DB_LOCK_OUTBOX = 2, DB_LOCK_CHECKOUT = 3 };
+enum db_lock_space { DB_LOCK_JOB = 1, DB_LOCK_OUTBOX = 2, DB_LOCK_CHECKOUT = 3, DB_LOCK_LITELLM_KEY = 4 };
 /* *got: the lock is now ours. */
 int db_try_lock(struct db *db, struct arena *a, enum db_lock_space space, const char *key, bool *got);
 void db_unlock(struct db *db, struct arena *a, enum db_lock_space space, const char *key);

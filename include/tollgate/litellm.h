@@ -17,7 +17,8 @@ bool litellm_configured(const struct tg_config *cfg);
 /* Queues a key sync for user_id (inside the caller's transaction). */
 int litellm_queue_sync(struct db *db, struct arena *a, const char *user_id);
 /* Brings user_id's key in line with their plan: create/update/unblock on a paid plan, block
- * otherwise. TG_EUNAVAIL when LiteLLM is down or not configured (retry later). */
+ * otherwise. TG_EUNAVAIL when LiteLLM is down or not configured (retry later); TG_ECONFLICT when
+ * another process is bringing the same key in line (the user's key lock; retry later). */
 int litellm_sync_user(struct db *db, struct arena *a, const struct tg_config *cfg, const char *user_id);
 /* Queues the deletion at LiteLLM of user_id's key (account deletion, inside its transaction):
  * the job carries the encrypted key, so it outlives the user row. */
@@ -28,6 +29,7 @@ int litellm_delete_key(struct arena *a, const struct tg_config *cfg, const char 
 int litellm_reconcile(struct db *db, struct arena *a, const struct tg_config *cfg);
 /* The key a chat uses: the user's decrypted virtual key (arena), made or unblocked now (within
  * timeout_ms) when the plan allows chats and there is none yet — a free user's first chat.
+ * Parallel first chats make one key: they wait (within timeout_ms) for the user's key lock.
  * TG_ENOTFOUND: the plan has no models; TG_EUNAVAIL: LiteLLM down or not configured. */
 int litellm_chat_key(struct db *db, struct arena *a, const struct tg_config *cfg, long timeout_ms,
 		     const char *user_id, char **key);

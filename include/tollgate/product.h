@@ -58,7 +58,8 @@ int product_document_delete(struct db *db, struct arena *a, const char *user_id,
  * owns); empty text gives an empty array. */
 json_object *product_passages(const char *text, size_t max_chars);
 /* "…<mark>term</mark>…": text HTML-escaped, \x01 and \x02 (ts_headline's markers) turned into
- * <mark> and </mark>. Arena string. */
+ * <mark> and </mark>, \x03, \x04 and \x05 (<, > and & hidden from ts_headline) escaped as those.
+ * Arena string. */
 char *product_mark_snippet(struct arena *a, const char *headline);
 
 /* --- models and agents --- */

@@ -27,6 +27,7 @@ const char *quota_metric_name(enum quota_metric m);
 struct quota_refusal {
 	enum quota_metric metric;
 	long long used, limit;
+	bool budget; /* LiteLLM refused for the key's USD budget (used and limit: the plan's tokens) */
 };
 
 /* Who the notices go to, and how to reach them. */
@@ -50,9 +51,9 @@ int quota_reserve_tokens(const struct quota_ctx *q, long long tokens, const char
  * notices the new total reaches. Unknown (expired, settled) reservations settle nothing. */
 int quota_settle_tokens(const struct quota_ctx *q, const char *reservation, long long used_tokens);
 
-/* Where the current period's tokens stand (used + reserved, and the limit), for a refusal that
- * came from elsewhere (LiteLLM's budget). */
-int quota_tokens_state(const struct quota_ctx *q, struct quota_refusal *out);
+/* The current period's tokens (used + reserved, and the limit) as a refusal says them: for a chat
+ * LiteLLM refused for its budget. */
+int quota_tokens_refusal(const struct quota_ctx *q, struct quota_refusal *refusal);
 
 /* GET /api/usage: {period, plan, metrics, warnings}. */
 int quota_usage_json(struct db *db, struct arena *a, const char *user_id, json_object **out);

@@ -57,7 +57,7 @@ static json_object *build_prompt(struct arena *a, const struct product_agent *ag
 				 json_object *history, const char *content, long long budget, long long *tokens)
 {
 	char *system = arena_strdup(a, agent->system_prompt ? agent->system_prompt : "");
-	size_t np = json_object_array_length(passages);
+	size_t np = passages ? json_object_array_length(passages) : 0; /* NULL: an agent without a project */
 	if (np) {
 		system = arena_printf(a, "%s%sUse these passages from the user's documents when they help, and say which "
 					 "document you used:\n",
@@ -204,11 +204,11 @@ HANDLER(api_chat)
 		return refused(res, req, TG_EUNAVAIL, NULL, NULL);
 
 	struct quota_ctx q = api_quota(app, req);
-	struct quota_refusal refusal = {QUOTA_TOKENS, 0, 0};
+	struct quota_refusal refusal = {.metric = QUOTA_TOKENS};
 	char *key;
 	rc = litellm_chat_key(app->db, req->arena, cfg, (long)cfg->outbound_deadline * 1000, req->user_id, &key);
 	if (rc == TG_ENOTFOUND) { /* the plan has no model: no allowance */
-		quota_tokens_state(&q, &refusal);
+		quota_tokens_refusal(&q, &refusal);
 		return refused(res, req, TG_ELIMIT, NULL, &refusal);
 	}
 	if (rc != TG_OK)
@@ -254,8 +254,9 @@ HANDLER(api_chat)
 	if (!answered && !st.started) {
 		/* nothing came back: nothing stored, the reservation given back */
 		quota_settle_tokens(&q, reservation, 0);
-		if (rc == TG_ELIMIT) /* LiteLLM's budget: say where the plan's tokens stand */
-			quota_tokens_state(&q, &refusal);
+		/* LiteLLM's budget refusal: the 402 says the plan's tokens, not the zeros it started with */
+		if (rc == TG_ELIMIT && quota_tokens_refusal(&q, &refusal) == TG_OK)
+			refusal.budget = true;
 		return refused(res, req, rc, &err, &refusal);
 	}
 	/* What was produced is kept and counted, even when the stream broke or the client left. */

@@ -15,8 +15,10 @@ void api_quota_exceeded(struct http_res *res, struct http_req *req, const struct
 	json_object_object_add(m, "metric", json_object_new_string(quota_metric_name(r->metric)));
 	json_object_object_add(m, "used", json_object_new_int64(r->used));
 	json_object_object_add(m, "limit", r->limit >= 0 ? json_object_new_int64(r->limit) : NULL);
-	char *detail = arena_printf(req->arena, "Your plan allows %lld %s; upgrade for more.", r->limit,
-				    r->metric == QUOTA_TOKENS ? "tokens this period" : quota_metric_name(r->metric));
+	char *detail = r->budget ? arena_strdup(req->arena, "The model budget of your plan is spent for this period;"
+							    " upgrade for more.")
+				 : arena_printf(req->arena, "Your plan allows %lld %s; upgrade for more.", r->limit,
+						r->metric == QUOTA_TOKENS ? "tokens this period" : quota_metric_name(r->metric));
 	http_res_problem_with(res, req, 402, "quota_exceeded", detail, m);
 }
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LITELLM_MAX_RESPONSE (1024 * 1024)
 
@@ -240,9 +241,19 @@ static int sync_key(struct db *db, struct arena *a, const struct tg_config *cfg,
 	return rc;
 }
 
+/* One user's key is brought in line by one process at a time (the user's key lock, a session-level
+ * advisory lock): two at once would both generate a key, and LiteLLM refuses the second alias. */
 int litellm_sync_user(struct db *db, struct arena *a, const struct tg_config *cfg, const char *user_id)
 {
-	return sync_key(db, a, cfg, user_id, false, 0);
+	bool got;
+	int rc = db_try_lock(db, a, DB_LOCK_LITELLM_KEY, user_id, &got);
+	if (rc != TG_OK)
+		return rc;
+	if (!got)
+		return TG_ECONFLICT; /* a chat is making it: a job tries again later, reconcile next round */
+	rc = sync_key(db, a, cfg, user_id, false, 0);
+	db_unlock(db, a, DB_LOCK_LITELLM_KEY, user_id);
+	return rc;
 }
 
 int litellm_chat_key(struct db *db, struct arena *a, const struct tg_config *cfg, long timeout_ms,
@@ -251,10 +262,24 @@ int litellm_chat_key(struct db *db, struct arena *a, const struct tg_config *cfg
 	int rc = litellm_user_key(db, a, cfg, user_id, key);
 	if (rc != TG_ENOTFOUND)
 		return rc;
-	/* none yet (a free user's first chat), or blocked while the plan allows one: in line now */
-	if ((rc = sync_key(db, a, cfg, user_id, true, timeout_ms)) != TG_OK)
-		return rc;
-	return litellm_user_key(db, a, cfg, user_id, key);
+	/* none yet (a free user's first chat), or blocked while the plan allows one: in line now, under
+	 * the user's key lock; parallel first chats wait for the one that makes it, then use it */
+	bool got = false;
+	for (long waited = 0;; waited += 50) {
+		if ((rc = db_try_lock(db, a, DB_LOCK_LITELLM_KEY, user_id, &got)) != TG_OK)
+			return rc;
+		if (got)
+			break;
+		if (waited >= timeout_ms)
+			return TG_EUNAVAIL;
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	rc = litellm_user_key(db, a, cfg, user_id, key); /* made while this one waited? */
+	if (rc == TG_ENOTFOUND && (rc = sync_key(db, a, cfg, user_id, true, timeout_ms)) == TG_OK)
+		rc = litellm_user_key(db, a, cfg, user_id, key);
+	db_unlock(db, a, DB_LOCK_LITELLM_KEY, user_id);
+	return rc;
 }
 
 int litellm_queue_delete(struct db *db, struct arena *a, const char *user_id)

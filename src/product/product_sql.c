@@ -20,9 +20,12 @@
 	" 'message_count', " c ".message_count, 'created_at', rfc3339(" c ".created_at),"             \
 	" 'updated_at', rfc3339(" c ".updated_at))"
 /* ts_headline marks terms with \x01 … \x02 (control characters a stored text never holds): the
- * C side HTML-escapes the rest and turns them into <mark> … </mark>. */
+ * C side HTML-escapes the rest and turns them into <mark> … </mark>. It is given the text with <, >
+ * and & as \x03, \x04 and \x05 (turned back, escaped, by the C side): its parser takes "<b>" for a
+ * tag and "&amp;" for an entity and leaves them out of the headline, and a snippet shows the text. */
 #define HEADLINE(text, q)                                                                             \
-	"ts_headline('english', " text ", " q ", 'StartSel=' || chr(1) || ', StopSel=' || chr(2) ||"   \
+	"ts_headline('english', translate(" text ", '<>&', chr(3) || chr(4) || chr(5)), " q ","         \
+	" 'StartSel=' || chr(1) || ', StopSel=' || chr(2) ||"                                          \
 	" ', MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=\" … \"')"
 
 static const char *const sql[P_STMT__COUNT] = {

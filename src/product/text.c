@@ -60,7 +60,7 @@ char *product_mark_snippet(struct arena *a, const char *headline)
 {
 	size_t cap = 1;
 	for (const char *p = headline; *p; p++)
-		cap += *p == '\x01' ? 6 : *p == '\x02' ? 7 : (*p == '&' || *p == '<' || *p == '>' || *p == '"') ? 6 : 1;
+		cap += strchr("\x01\x02&<>\"\x03\x04\x05", *p) ? 7 : 1; /* the longest replacement: </mark> */
 	char *out = arena_alloc(a, cap);
 	size_t o = 0;
 #define PUT(s)                              \
@@ -73,9 +73,9 @@ char *product_mark_snippet(struct arena *a, const char *headline)
 		switch (*p) {
 		case '\x01': PUT("<mark>"); break;
 		case '\x02': PUT("</mark>"); break;
-		case '&': PUT("&amp;"); break;
-		case '<': PUT("&lt;"); break;
-		case '>': PUT("&gt;"); break;
+		case '&': case '\x05': PUT("&amp;"); break;
+		case '<': case '\x03': PUT("&lt;"); break;
+		case '>': case '\x04': PUT("&gt;"); break;
 		case '"': PUT("&quot;"); break;
 		default: out[o++] = *p; break;
 		}

@@ -57,7 +57,7 @@ int quota_take(const struct quota_ctx *q, enum quota_metric m, struct quota_refu
 		return notify_reached(q, m, db_int(r, 0, 0), num_or(r, 0, 1, -1));
 	if ((rc = db_exec_row(q->db, q->a, &quota_stmts, Q_COUNT, 2, p, &r)) != TG_OK)
 		return rc;
-	*refusal = (struct quota_refusal){m, db_int(r, 0, 0), num_or(r, 0, 1, -1)};
+	*refusal = (struct quota_refusal){.metric = m, .used = db_int(r, 0, 0), .limit = num_or(r, 0, 1, -1)};
 	return TG_ELIMIT;
 }
 
@@ -80,7 +80,8 @@ int quota_reserve_tokens(const struct quota_ctx *q, long long tokens, const char
 			rc = notify_reached(q, QUOTA_TOKENS, db_int(r, 0, 1) + db_int(r, 0, 2), num_or(r, 0, 3, -1));
 		} else if ((rc = db_exec_row(q->db, q->a, &quota_stmts, Q_TOKENS_STATE, 1, p1, &r)) == TG_OK) {
 			long long limit = num_or(r, 0, 2, -1);
-			*refusal = (struct quota_refusal){QUOTA_TOKENS, db_int(r, 0, 0) + db_int(r, 0, 1), limit};
+			*refusal = (struct quota_refusal){.metric = QUOTA_TOKENS, .used = db_int(r, 0, 0) + db_int(r, 0, 1),
+							  .limit = limit};
 			/* a chat refused for tokens has reached 100 %, whatever the sum says */
 			rc = notify_reached(q, QUOTA_TOKENS, limit, limit);
 			if (rc == TG_OK)
@@ -89,16 +90,6 @@ int quota_reserve_tokens(const struct quota_ctx *q, long long tokens, const char
 		}
 	}
 	return db_finish(q->db, rc);
-}
-
-int quota_tokens_state(const struct quota_ctx *q, struct quota_refusal *out)
-{
-	const char *p[] = {q->user->user_id};
-	PGresult *r;
-	int rc = db_exec_row(q->db, q->a, &quota_stmts, Q_TOKENS_STATE, 1, p, &r);
-	if (rc == TG_OK)
-		*out = (struct quota_refusal){QUOTA_TOKENS, db_int(r, 0, 0) + db_int(r, 0, 1), num_or(r, 0, 2, -1)};
-	return rc;
 }
 
 int quota_settle_tokens(const struct quota_ctx *q, const char *reservation, long long used_tokens)
@@ -118,6 +109,17 @@ int quota_settle_tokens(const struct quota_ctx *q, const char *reservation, long
 	if (rc == TG_OK && PQntuples(r) == 1)
 		rc = notify_reached(q, QUOTA_TOKENS, db_int(r, 0, 0) + db_int(r, 0, 1), num_or(r, 0, 2, -1));
 	return db_finish(q->db, rc);
+}
+
+int quota_tokens_refusal(const struct quota_ctx *q, struct quota_refusal *refusal)
+{
+	const char *p[] = {q->user->user_id};
+	PGresult *r;
+	int rc = db_exec_row(q->db, q->a, &quota_stmts, Q_TOKENS_STATE, 1, p, &r);
+	if (rc == TG_OK)
+		*refusal = (struct quota_refusal){.metric = QUOTA_TOKENS, .used = db_int(r, 0, 0) + db_int(r, 0, 1),
+						  .limit = num_or(r, 0, 2, -1)};
+	return rc;
 }
 
 /* {used, limit, percent} (and reserved for tokens); limit and percent null when unlimited. */

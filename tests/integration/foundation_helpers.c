@@ -114,8 +114,9 @@ pid_t worker_of(const char *id)
 	return pid;
 }
 
-/* The pool size the running master was started with (main + password + jobs), from its
- * "master started: main pool N …, password pool N …, jobs N" log line; 0 when not found. */
+/* The pool size the running master was started with (main + password + chat + jobs), from its
+ * "master started: main pool N …, password pool N …, chat pool N …, jobs N" log line (a master
+ * without a chat pool logs none); 0 when not found. */
 int configured_children(pid_t master)
 {
 	char path[1024];
@@ -142,6 +143,8 @@ int configured_children(pid_t master)
 		const char *p2 = strstr(m, "password pool ");
 		const char *c = strstr(m, "chat pool ");
 		const char *j = strstr(m, ", jobs ");
+		if (c && sscanf(c, "chat pool %d", &chat) != 1)
+			chat = 0;
 		if (sscanf(m, "master started: main pool %d", &main_n) == 1 && p2 &&
 		    sscanf(p2, "password pool %d", &pw) == 1 && c && sscanf(c, "chat pool %d", &chat) == 1 && j &&
 		    sscanf(j, ", jobs %d", &jobs) == 1)

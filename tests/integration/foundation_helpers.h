@@ -24,7 +24,7 @@ void format_pids(char *buf, size_t cap, const pid_t *set, int n);
 json_object *log_line_for(const char *id, int timeout_ms);
 /* The pid of the worker that served request id (from its log line), or 0. */
 pid_t worker_of(const char *id);
-/* The pool size the running master was started with (main + password + jobs), from its
+/* The pool size the running master was started with (main + password + chat + jobs), from its
  * "master started: …" log line; 0 when not found. */
 int configured_children(pid_t master);
 
