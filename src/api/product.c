@@ -283,11 +283,17 @@ HANDLER(api_agents_create)
 	json_object *o = NULL;
 	int rc = db_begin(app->db);
 	if (rc == TG_OK) {
-		rc = quota_take(&q, QUOTA_AGENTS, &refusal);
+		/* the fields first (a project that is not yours is 422 even at the limit), then the quota:
+		 * a refusal rolls the insert back */
+		rc = product_agent_create(app->db, req->arena, req->user_id, v[AGENT_NAME].str, v[AGENT_MODEL].str,
+					  v[AGENT_PROMPT].str, v[AGENT_PROJECT].str, &o);
 		if (rc == TG_OK)
-			rc = product_agent_create(app->db, req->arena, req->user_id, v[AGENT_NAME].str, v[AGENT_MODEL].str,
-						  v[AGENT_PROMPT].str, v[AGENT_PROJECT].str, &o);
+			rc = quota_take(&q, QUOTA_AGENTS, &refusal);
 		rc = db_finish(app->db, rc);
+		if (rc != TG_OK) {
+			json_object_put(o);
+			o = NULL;
+		}
 	}
 	if (rc == TG_EINPUT)
 		return api_field_error(res, req, "project_id", "must be one of your projects or null");

@@ -145,6 +145,13 @@ START_TEST(parallel_creates_at_the_limit_make_exactly_one)
 	r = it_post("/api/agents", u.access, "{\"name\": \"no\", \"model\": \"" PT_MODEL "\"}");
 	pt_expect_quota(r, "agents", 2, 2);
 	it_free(r);
+	/* at the limit, a request that is wrong anyway says what is wrong with it, and counts nothing */
+	r = it_post("/api/agents", u.access,
+		    "{\"name\": \"no\", \"model\": \"" PT_MODEL "\", \"project_id\": \"00000000-0000-4000-8000-000000000000\"}");
+	it_expect_problem(r, 422, "validation_failed");
+	ck_assert_ptr_nonnull(it_at(r, "errors.project_id"));
+	it_free(r);
+	expect_used(&u, "agents", 2, 2);
 }
 END_TEST
 
