@@ -32,7 +32,7 @@ static void wrong_code(const char *secret, char out[8])
 	for (int i = 0; i < 3; i++)
 		totp_at(secret, step_now() - 1 + i, c[i]);
 	for (int n = 0;; n++) {
-		snprintf(out, 8, "%06d", (atoi(c[1]) + 1 + n) % 1000000);
+		snprintf(out, 8, "%06d", ((int)strtol(c[1], NULL, 10) + 1 + n) % 1000000);
 		if (strcmp(out, c[0]) && strcmp(out, c[1]) && strcmp(out, c[2]))
 			return;
 	}
