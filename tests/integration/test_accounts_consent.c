@@ -33,12 +33,19 @@ static void set_terms(const char *version)
 	ck_abort_msg("the API never showed terms version %s", version);
 }
 
-static bool me_terms_accepted(const char *access)
+/* What /me says of terms_accepted once it says want, or after 2 s. Changes reach the other
+ * workers through NOTIFY, a moment after the answer of the request that made them. */
+static bool me_terms_accepted_becomes(const char *access, bool want)
 {
-	struct it_resp *r = it_get("/api/auth/me", access);
-	it_expect(r, 200, NULL);
-	bool yes = it_bool(r, "terms_accepted");
-	it_free(r);
+	bool yes = !want;
+	for (int i = 0; i < 40 && yes != want; i++) {
+		if (i)
+			it_sleep_ms(50);
+		struct it_resp *r = it_get("/api/auth/me", access);
+		it_expect(r, 200, NULL);
+		yes = it_bool(r, "terms_accepted");
+		it_free(r);
+	}
 	return yes;
 }
 
@@ -116,7 +123,7 @@ START_TEST(accept_the_current_version_after_a_raise)
 	char *before = current_terms();
 	struct it_user u;
 	it_register(&u, "accept");
-	ck_assert(!me_terms_accepted(u.access));
+	ck_assert(!me_terms_accepted_becomes(u.access, false));
 
 	char body[256];
 	snprintf(body, sizeof(body), "{\"version\":\"%s\"}", before);
@@ -126,13 +133,13 @@ START_TEST(accept_the_current_version_after_a_raise)
 	expect_user(r->json, u.email);
 	ck_assert(it_bool(r, "terms_accepted"));
 	it_free(r);
-	ck_assert(me_terms_accepted(u.access));
+	ck_assert(me_terms_accepted_becomes(u.access, true));
 
 	/* an admin raises the version: the user is asked again; the old version is no longer accepted */
 	char raised[64];
 	snprintf(raised, sizeof(raised), "%s-r%d", before, (int)(now_s()) % 100000);
 	set_terms(raised);
-	ck_assert(!me_terms_accepted(u.access));
+	ck_assert(!me_terms_accepted_becomes(u.access, false));
 	r = req_json("POST", "/api/profile/accept-terms", u.access, body);
 	expect_invalid(r, "version");
 	it_free(r);
@@ -147,7 +154,7 @@ START_TEST(accept_the_current_version_after_a_raise)
 	it_expect(r, 200, NULL);
 	ck_assert(it_bool(r, "terms_accepted"));
 	it_free(r);
-	ck_assert(me_terms_accepted(u.access));
+	ck_assert(me_terms_accepted_becomes(u.access, true));
 	/* each acceptance kept, in order */
 	char want[160];
 	snprintf(want, sizeof(want), "%s,%s", before, raised);
